@@ -1,0 +1,86 @@
+from fastapi import APIRouter, status
+
+from app.accounts import service
+from app.accounts.schemas import (
+    LoginRequest,
+    MeUpdate,
+    RefreshRequest,
+    RegisterRequest,
+    RegisterResponse,
+    TokenPair,
+    UserPublic,
+)
+from app.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
+from app.errors import problem_responses
+
+auth_router = APIRouter(prefix="/v1/auth", tags=["auth"])
+me_router = APIRouter(prefix="/v1/me", tags=["me"])
+
+
+@auth_router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="register",
+    summary="Create an account (partner or coach) and sign in",
+    responses=problem_responses(409),
+)
+def register(
+    body: RegisterRequest, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> RegisterResponse:
+    user, tokens = service.register(session, body, now=clock.now(), settings=settings)
+    return RegisterResponse(user=UserPublic.model_validate(user), **tokens.model_dump())
+
+
+@auth_router.post(
+    "/login",
+    operation_id="login",
+    summary="Sign in with email and password",
+    responses=problem_responses(401, 429),
+)
+def login(
+    body: LoginRequest, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> TokenPair:
+    return service.login(session, body, now=clock.now(), settings=settings)
+
+
+@auth_router.post(
+    "/refresh",
+    operation_id="refreshTokens",
+    summary="Exchange a refresh token for a new token pair (single use, rotated)",
+    responses=problem_responses(401),
+)
+def refresh(
+    body: RefreshRequest, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> TokenPair:
+    return service.refresh(session, body.refresh_token, now=clock.now(), settings=settings)
+
+
+@auth_router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="logout",
+    summary="End the sign-in that this refresh token belongs to",
+    responses=problem_responses(),
+)
+def logout(body: RefreshRequest, session: SessionDep, clock: ClockDep) -> None:
+    service.logout(session, body.refresh_token, now=clock.now())
+
+
+@me_router.get(
+    "",
+    operation_id="getMe",
+    summary="The signed-in account",
+    responses=problem_responses(401),
+)
+def get_me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)
+
+
+@me_router.patch(
+    "",
+    operation_id="updateMe",
+    summary="Change display name or time zone",
+    responses=problem_responses(401),
+)
+def update_me(body: MeUpdate, user: CurrentUser, session: SessionDep, clock: ClockDep) -> UserPublic:
+    return UserPublic.model_validate(service.update_me(session, user, body, now=clock.now()))

@@ -1,0 +1,70 @@
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from app.accounts.models import Role
+from app.fields import (
+    PASSWORD_MAX_LENGTH,
+    DisplayName,
+    NewPassword,
+    PatchInput,
+    StrictInput,
+    Timezone,
+    UtcDateTime,
+)
+
+
+class RegisterRequest(StrictInput):
+    email: EmailStr = Field(examples=["alex@example.com"])
+    password: NewPassword = Field(examples=["a long passphrase"])
+    display_name: DisplayName = Field(examples=["Alex"])
+    timezone: Timezone = Field(default="UTC", examples=["Europe/Berlin"])
+    role: Role = Role.partner
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class LoginRequest(StrictInput):
+    email: EmailStr = Field(examples=["alex@example.com"])
+    # No strength rule here: a login only checks what was set.
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class RefreshRequest(StrictInput):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class MeUpdate(PatchInput):
+    display_name: DisplayName | None = None
+    timezone: Timezone | None = None
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    timezone: str
+    role: Role
+    created_at: UtcDateTime
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class RegisterResponse(TokenPair):
+    user: UserPublic

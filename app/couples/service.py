@@ -1,0 +1,157 @@
+"""Pairing two partners into a couple, and ending it."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import ratelimit, security
+from app.accounts.models import User
+from app.config import Settings
+from app.couples import codes
+from app.couples.models import Couple, CoupleInvite, CoupleMember
+from app.couples.schemas import CoupleUpdate
+from app.db import commit_then_raise
+from app.errors import Conflict, Gone, Invalid, NotFound
+
+
+@dataclass(frozen=True)
+class CoupleView:
+    couple: Couple
+    partner: User
+
+
+def join_policy(settings: Settings) -> ratelimit.Policy:
+    return ratelimit.Policy(
+        free_failures=settings.join_max_failures,
+        first_block=timedelta(minutes=1),
+        max_block=timedelta(seconds=settings.join_window_seconds),
+        window=timedelta(seconds=settings.join_window_seconds),
+        message="Too many wrong invite codes.",
+    )
+
+
+def active_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None:
+    return session.scalars(
+        select(Couple)
+        .join(CoupleMember, CoupleMember.couple_id == Couple.id)
+        .where(CoupleMember.user_id == user_id, CoupleMember.left_at.is_(None))
+    ).one_or_none()
+
+
+def partner_in(session: Session, couple: Couple, user_id: uuid.UUID) -> User:
+    return session.scalars(
+        select(User)
+        .join(CoupleMember, CoupleMember.user_id == User.id)
+        .where(CoupleMember.couple_id == couple.id, CoupleMember.user_id != user_id)
+    ).one()
+
+
+def view_for(session: Session, couple: Couple, user_id: uuid.UUID) -> CoupleView:
+    return CoupleView(couple=couple, partner=partner_in(session, couple, user_id))
+
+
+def create_invite(
+    session: Session, user: User, *, now: datetime, settings: Settings
+) -> tuple[str, datetime]:
+    if active_couple_of(session, user.id) is not None:
+        raise Conflict("You are already in a couple; end it before inviting someone new.")
+    # Only the newest invite works: an old code shared by mistake stops working.
+    session.execute(
+        update(CoupleInvite)
+        .where(
+            CoupleInvite.inviter_id == user.id,
+            CoupleInvite.used_at.is_(None),
+            CoupleInvite.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    code = codes.new_code()
+    expires_at = now + timedelta(hours=settings.invite_hours)
+    session.add(
+        CoupleInvite(
+            inviter_id=user.id,
+            code_hash=security.hash_opaque_token(code),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    return code, expires_at
+
+
+def join(
+    session: Session, user: User, typed_code: str, *, now: datetime, settings: Settings
+) -> CoupleView:
+    policy = join_policy(settings)
+    key = f"join:{user.id}"
+    ratelimit.check(session, key, policy, now)
+    if active_couple_of(session, user.id) is not None:
+        raise Conflict("You are already in a couple.")
+
+    code = codes.normalize(typed_code)
+    invite = None
+    if code is not None:
+        invite = session.scalars(
+            select(CoupleInvite).where(CoupleInvite.code_hash == security.hash_opaque_token(code))
+        ).one_or_none()
+    if invite is None or invite.revoked_at is not None:
+        ratelimit.record_failure(session, key, policy, now)
+        commit_then_raise(session, NotFound("No invite has this code; check it and try again."))
+    assert invite is not None
+    if invite.inviter_id == user.id:
+        raise Invalid("This is your own invite; send it to your partner.", field="code")
+    if invite.used_at is not None:
+        raise Gone("This invite has already been used.")
+    if invite.expires_at <= now:
+        raise Gone("This invite has expired; ask your partner for a new one.")
+    if active_couple_of(session, invite.inviter_id) is not None:
+        raise Conflict("The person who invited you is already in a couple.")
+    inviter = session.get(User, invite.inviter_id)
+    assert inviter is not None
+
+    # Compare-and-set keeps the code single-use when two people race for it.
+    claimed = session.execute(
+        update(CoupleInvite)
+        .where(CoupleInvite.id == invite.id, CoupleInvite.used_at.is_(None))
+        .values(used_at=now, used_by_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Gone("This invite has already been used.")
+
+    couple = Couple(created_at=now, timezone=inviter.timezone)
+    session.add(couple)
+    session.flush()
+    session.add_all(
+        [
+            CoupleMember(couple_id=couple.id, user_id=inviter.id, joined_at=now),
+            CoupleMember(couple_id=couple.id, user_id=user.id, joined_at=now),
+        ]
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:  # one of the two paired elsewhere at the same moment
+        raise Conflict("One of you has just joined another couple.") from exc
+    ratelimit.reset(session, key)
+    return CoupleView(couple=couple, partner=inviter)
+
+
+def update_couple(session: Session, couple: Couple, data: CoupleUpdate) -> Couple:
+    for field, value in data.changes().items():
+        setattr(couple, field, value)
+    session.flush()
+    return couple
+
+
+def end_couple(session: Session, couple: Couple, *, now: datetime) -> None:
+    couple.ended_at = now
+    session.execute(
+        update(CoupleMember)
+        .where(CoupleMember.couple_id == couple.id, CoupleMember.left_at.is_(None))
+        .values(left_at=now)
+    )
+    session.flush()

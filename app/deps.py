@@ -1,0 +1,105 @@
+"""Request dependencies: the session (one transaction per request), the clock, the caller."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import security
+from app.accounts.models import Role, User
+from app.clock import Clock
+from app.config import Settings
+from app.db import begin_write
+from app.couples import service as couples_service
+from app.couples.models import Couple
+from app.errors import Conflict, Forbidden, NotFound, Unauthorized
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent.
+
+    Declared with scope="function" so that a 2xx on a write means the data is durable.
+    """
+    with request.app.state.session_factory() as session:
+        if request.method not in _READ_METHODS:
+            begin_write(session)
+        try:
+            yield session
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            raise Conflict("The request conflicts with data that already exists.") from exc
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /v1/auth/login.")
+
+
+def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
+    try:
+        claims = security.decode_access_token(
+            credentials.credentials, secret_key=settings.secret_key, now=clock.now()
+        )
+    except security.InvalidToken as exc:
+        raise Unauthorized("The access token is invalid or has expired.") from exc
+    user = session.get(User, claims.user_id)
+    if user is None:
+        raise Unauthorized("The access token is invalid or has expired.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_partner(user: CurrentUser) -> User:
+    if user.role != Role.partner:
+        raise Forbidden("Only partner accounts can do this.")
+    return user
+
+
+def get_current_coach(user: CurrentUser) -> User:
+    if user.role != Role.coach:
+        raise Forbidden("Only coach accounts can do this.")
+    return user
+
+
+CurrentPartner = Annotated[User, Depends(get_current_partner)]
+CurrentCoach = Annotated[User, Depends(get_current_coach)]
+
+
+def get_current_couple(user: CurrentPartner, session: SessionDep) -> Couple:
+    couple = couples_service.active_couple_of(session, user.id)
+    if couple is None:
+        raise NotFound("You are not in a couple yet; create an invite or join one.")
+    return couple
+
+
+CurrentCouple = Annotated[Couple, Depends(get_current_couple)]

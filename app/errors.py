@@ -1,0 +1,202 @@
+"""Every error Tend answers is an RFC 9457 problem detail (application/problem+json)."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:tend:problem:"
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as documented in the OpenAPI schema."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class AppError(Exception):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Unauthorized(AppError):
+    status = 401
+    slug = "unauthorized"
+    title = "Authentication required"
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class Gone(AppError):
+    status = 410
+    slug = "gone"
+    title = "Gone"
+
+
+class Invalid(AppError):
+    """Input that is well-formed but breaks a rule; names the field when there is one."""
+
+    status = 422
+    slug = "validation-error"
+    title = "Invalid input"
+
+    def __init__(self, detail: str, *, field: str | None = None):
+        super().__init__(detail)
+        self.field = field
+
+
+class TooManyRequests(AppError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_seconds: int):
+        retry_after_seconds = max(1, retry_after_seconds)
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+        self.retry_after_seconds = retry_after_seconds
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [part for part in err.get("loc", ()) if isinstance(part, str | int)]
+        # Never echo the rejected input back: it may be a password.
+        errors.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type"))})
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        errors = None
+        if isinstance(exc, Invalid) and exc.field:
+            errors = [{"loc": ["body", exc.field], "msg": exc.detail, "type": "value_error"}]
+        return problem_response(
+            exc.status, exc.slug, exc.title, exc.detail, errors=errors, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(
+                400, "malformed-json", "Malformed JSON", "The request body is not valid JSON."
+            )
+        summary = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:] or e['loc'])}: {e['msg']}" for e in errors
+        )
+        return problem_response(
+            422, "validation-error", "Invalid input", summary or "Invalid input.", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(
+            exc.status_code, slug, title, detail, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(
+            500, "internal-error", "Internal server error", "Something went wrong on our side."
+        )
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request (for example a body that is not JSON)",
+    401: "Missing, invalid or expired credentials",
+    403: "The caller's role may not do this",
+    404: "No such resource, or not visible to the caller",
+    409: "Conflicts with the current state",
+    410: "No longer available",
+    413: "Request body too large",
+    422: "Invalid input; `errors` lists the fields",
+    429: "Too many attempts; see Retry-After",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers a route can give (400 and 422 always)."""
+    codes = sorted({400, 422, *statuses})
+    return {
+        code: {
+            "model": Problem,
+            "description": _DESCRIPTIONS.get(code, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code in codes
+    }

@@ -1,0 +1,92 @@
+"""Field types shared by the request schemas, each with a message that states its rule."""
+
+import unicodedata
+import zoneinfo
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 256
+DISPLAY_NAME_MAX_LENGTH = 50
+
+
+class StrictInput(BaseModel):
+    """Base of every request body: unknown fields are rejected, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class PatchInput(StrictInput):
+    """A partial update: absent fields stay as they are; an explicit null is refused."""
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> "PatchInput":
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)}: may be left out but not set to null")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return self.model_dump(exclude_unset=True)
+
+
+@lru_cache(maxsize=1)
+def _known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _check_timezone(value: str) -> str:
+    if value not in _known_timezones():
+        raise ValueError(
+            "must be an IANA time zone name such as 'Europe/Berlin' or 'America/New_York'"
+        )
+    return value
+
+
+def _check_display_name(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > DISPLAY_NAME_MAX_LENGTH:
+        raise ValueError(f"must be at most {DISPLAY_NAME_MAX_LENGTH} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
+        raise ValueError("must not contain control or invisible characters")
+    return value
+
+
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password", "password1", "password12", "password123", "passw0rd", "qwertyuiop",
+        "1234567890", "0123456789", "iloveyou", "letmein", "trustno1", "sunshine",
+        "princess", "football", "welcome1", "admin12345", "qwerty1234", "1q2w3e4r5t",
+        "iloveyou123", "babygirl", "loveyou123", "mypassword",
+    }
+)
+
+
+def _check_password(value: str) -> str:
+    rule = (
+        f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters long "
+        "and not a commonly used password"
+    )
+    if not PASSWORD_MIN_LENGTH <= len(value) <= PASSWORD_MAX_LENGTH:
+        raise ValueError(rule)
+    if value.lower() in _COMMON_PASSWORDS or len(set(value)) < 3:
+        raise ValueError(rule)
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_check_timezone)]
+DisplayName = Annotated[str, AfterValidator(_check_display_name)]
+NewPassword = Annotated[str, AfterValidator(_check_password)]
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+# Timestamps leave the API as RFC 3339 in UTC with an explicit offset.
+UtcDateTime = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str, when_used="json")]

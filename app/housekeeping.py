@@ -1,0 +1,43 @@
+"""Removes what has expired: refresh tokens, invites and old rate-limit keys."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_
+from sqlalchemy.orm import Session
+
+from app import ratelimit
+from app.accounts.models import RefreshToken
+from app.couples.models import CoupleInvite
+
+# Used and revoked tokens are kept a while so that reuse is still recognised as theft.
+KEEP_SPENT_TOKENS = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Purged:
+    refresh_tokens: int
+    invites: int
+    rate_limits: int
+
+
+def purge(session: Session, now: datetime) -> Purged:
+    tokens = session.execute(
+        delete(RefreshToken).where(
+            or_(
+                RefreshToken.expires_at < now,
+                RefreshToken.revoked_at < now - KEEP_SPENT_TOKENS,
+            )
+        )
+    )
+    invites = session.execute(
+        delete(CoupleInvite).where(
+            CoupleInvite.used_at.is_(None), CoupleInvite.expires_at < now - timedelta(days=1)
+        )
+    )
+    limits = ratelimit.purge_expired(session, now, older_than=timedelta(days=1))
+    return Purged(
+        refresh_tokens=int(getattr(tokens, "rowcount", 0) or 0),
+        invites=int(getattr(invites, "rowcount", 0) or 0),
+        rate_limits=limits,
+    )

@@ -1,0 +1,8 @@
+"""Every model, imported in one place so that Alembic and the tests see the whole schema."""
+
+from app.accounts.models import RefreshToken, User
+from app.couples.models import Couple, CoupleInvite, CoupleMember
+from app.db import Base
+from app.ratelimit import RateLimit
+
+__all__ = ["Base", "Couple", "CoupleInvite", "CoupleMember", "RateLimit", "RefreshToken", "User"]

@@ -1,0 +1,131 @@
+"""Test fixtures: every database test runs on SQLite and on PostgreSQL.
+
+Each backend's schema is built once by running the Alembic migrations; after each test
+every table is emptied, so tests see real commits (a 2xx means durable) and stay isolated.
+Set TEND_TEST_POSTGRES_URL to run the PostgreSQL half; in CI (CI=true) it is required.
+"""
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from app import migrations
+from app.clock import FrozenClock
+from app.config import Environment, Settings
+from app.db import make_engine
+from app.main import create_app
+from app.models import Base
+
+POSTGRES_URL = os.environ.get("TEND_TEST_POSTGRES_URL", "")
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") and not POSTGRES_URL:
+        raise pytest.UsageError(
+            "CI must run the suite on PostgreSQL too: set TEND_TEST_POSTGRES_URL (.ci/run does)"
+        )
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+    engine: Engine
+
+    def empty(self) -> None:
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own names
+
+
+def reset_postgres_schema(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def fresh_database_url(backend: str, directory: Path, name: str) -> str:
+    """An empty database for tests that need their own (migration round trips, CLI)."""
+    if backend == "sqlite":
+        return f"sqlite:///{directory / f'{name}.db'}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _backends() -> list[object]:
+    reason = "PostgreSQL: set TEND_TEST_POSTGRES_URL (see README) to run this half"
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgresql",
+            id="postgresql",
+            marks=[] if POSTGRES_URL else [pytest.mark.skip(reason=reason)],
+        ),
+    ]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    backend: str = request.param
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'tend.db'}"
+    else:
+        url = POSTGRES_URL
+        reset_postgres_schema(url)
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    yield Database(backend=backend, url=url, engine=engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def db(database: Database) -> Iterator[Database]:
+    yield database
+    database.empty()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    return make_settings(database.url)
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": Environment.test,
+        "database_url": url,
+        "secret_key": TEST_SECRET,
+        "scheduler": "off",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(db: Database, settings: Settings, clock: FrozenClock) -> Iterator[TestClient]:
+    app = create_app(settings, clock=clock, engine=db.engine)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,78 @@
+"""Plain functions that make test data through the public API."""
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count(1)
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+    display_name: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def register(
+    client: TestClient,
+    *,
+    email: str | None = None,
+    display_name: str | None = None,
+    role: str = "partner",
+    timezone: str = "Europe/Berlin",
+    password: str = PASSWORD,
+) -> Account:
+    n = next(_counter)
+    body: dict[str, Any] = {
+        "email": email or f"person{n}@example.com",
+        "password": password,
+        "display_name": display_name or f"Person {n}",
+        "timezone": timezone,
+        "role": role,
+    }
+    response = client.post("/v1/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return Account(
+        id=data["user"]["id"],
+        email=data["user"]["email"],
+        password=password,
+        access_token=data["access_token"],
+        refresh_token=data["refresh_token"],
+        display_name=data["user"]["display_name"],
+    )
+
+
+def invite(client: TestClient, inviter: Account) -> str:
+    response = client.post("/v1/couple/invites", headers=inviter.headers)
+    assert response.status_code == 201, response.text
+    code: str = response.json()["code"]
+    return code
+
+
+def pair(client: TestClient, a: Account | None = None, b: Account | None = None) -> tuple[Account, Account]:
+    a = a or register(client, display_name="Alex")
+    b = b or register(client, display_name="Sam")
+    response = client.post("/v1/couple/join", json={"code": invite(client, a)}, headers=b.headers)
+    assert response.status_code == 201, response.text
+    return a, b
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"] and body["title"]
+    return body
