@@ -1,6 +1,7 @@
 """The `tend` command: serve, migrate, worker."""
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -74,10 +75,8 @@ def _worker(_args: argparse.Namespace) -> int:
     worker = scheduler.blocking(runtime)
     signal.signal(signal.SIGTERM, lambda *_: worker.shutdown(wait=False))
     log.info("worker started")
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         worker.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
     return 0
 
 
@@ -85,16 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tend", description="Tend's backend.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    migrate = commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    migrate = commands.add_parser(
+        "migrate", help="apply database migrations (alembic upgrade head)"
+    )
     migrate.set_defaults(func=_migrate)
 
-    serve = commands.add_parser("serve", help="serve the API (and the scheduler unless TEND_SCHEDULER=off)")
+    serve = commands.add_parser(
+        "serve", help="serve the API (and the scheduler unless TEND_SCHEDULER=off)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="server processes")
     serve.set_defaults(func=_serve)
 
-    worker = commands.add_parser("worker", help="run only the scheduler, for many-replica deployments")
+    worker = commands.add_parser(
+        "worker", help="run only the scheduler, for many-replica deployments"
+    )
     worker.set_defaults(func=_worker)
     return parser
 

@@ -64,8 +64,8 @@ class Settings(BaseSettings):
         if not self.secret_key:
             if self.env == Environment.production:
                 raise ValueError(
-                    "TEND_SECRET_KEY is required when TEND_ENV=production "
-                    '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                    "TEND_SECRET_KEY is required when TEND_ENV=production (generate one with: "
+                    'python -c "import secrets; print(secrets.token_urlsafe(48))")'
                 )
             # Development only: tokens stop working when the process restarts.
             self.secret_key = secrets.token_urlsafe(48)

@@ -12,9 +12,9 @@ from app import security
 from app.accounts.models import Role, User
 from app.clock import Clock
 from app.config import Settings
-from app.db import begin_write
 from app.couples import service as couples_service
 from app.couples.models import Couple
+from app.db import begin_write
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

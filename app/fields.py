@@ -59,10 +59,28 @@ def _check_display_name(value: str) -> str:
 
 _COMMON_PASSWORDS = frozenset(
     {
-        "password", "password1", "password12", "password123", "passw0rd", "qwertyuiop",
-        "1234567890", "0123456789", "iloveyou", "letmein", "trustno1", "sunshine",
-        "princess", "football", "welcome1", "admin12345", "qwerty1234", "1q2w3e4r5t",
-        "iloveyou123", "babygirl", "loveyou123", "mypassword",
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "passw0rd",
+        "qwertyuiop",
+        "1234567890",
+        "0123456789",
+        "iloveyou",
+        "letmein",
+        "trustno1",
+        "sunshine",
+        "princess",
+        "football",
+        "welcome1",
+        "admin12345",
+        "qwerty1234",
+        "1q2w3e4r5t",
+        "iloveyou123",
+        "babygirl",
+        "loveyou123",
+        "mypassword",
     }
 )
 

@@ -37,8 +37,9 @@ def readyz(request: Request) -> JSONResponse:
     try:
         current = migrations.current_revision(request.app.state.engine)
     except SQLAlchemyError:
-        body = Readiness(status="unavailable", database="unreachable", migration=None,
-                         expected_migration=head)
+        body = Readiness(
+            status="unavailable", database="unreachable", migration=None, expected_migration=head
+        )
         return JSONResponse(body.model_dump(), status_code=503)
     ready = current == head
     body = Readiness(

@@ -85,7 +85,9 @@ def _document_problem_schema(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = original()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
+            components.setdefault(
+                "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -66,9 +66,7 @@ def decode_cursor(cursor: str, *, size: int) -> list[Any]:
     return key
 
 
-def page_of(
-    rows: list[T], limit: int, key: Callable[[T], list[Any]]
-) -> tuple[list[T], str | None]:
+def page_of(rows: list[T], limit: int, key: Callable[[T], list[Any]]) -> tuple[list[T], str | None]:
     """Split ``limit + 1`` fetched rows into a page and the cursor for the next one."""
     if len(rows) <= limit:
         return rows, None

@@ -36,15 +36,17 @@ class Policy:
         over = failures - self.free_failures
         if over < 0:
             return None
-        return min(self.first_block * (2**over), self.max_block)
+        block: timedelta = min(self.first_block * (2**over), self.max_block)
+        return block
 
 
 def check(session: Session, key: str, policy: Policy, now: datetime) -> None:
     row = session.get(RateLimit, key)
     if row is not None and row.blocked_until is not None and row.blocked_until > now:
         wait = int((row.blocked_until - now).total_seconds() + 0.999)
-        raise TooManyRequests(f"{policy.message} Try again in {wait} seconds.",
-                              retry_after_seconds=wait)
+        raise TooManyRequests(
+            f"{policy.message} Try again in {wait} seconds.", retry_after_seconds=wait
+        )
 
 
 def record_failure(session: Session, key: str, policy: Policy, now: datetime) -> None:
@@ -54,9 +56,7 @@ def record_failure(session: Session, key: str, policy: Policy, now: datetime) ->
         .on_conflict_do_nothing(index_elements=["key"])
     )
     # The row lock makes concurrent failures on PostgreSQL count one by one.
-    row = session.scalars(
-        select(RateLimit).where(RateLimit.key == key).with_for_update()
-    ).one()
+    row = session.scalars(select(RateLimit).where(RateLimit.key == key).with_for_update()).one()
     if now - row.window_started_at > policy.window:
         row.failures, row.window_started_at, row.blocked_until = 0, now, None
     row.failures += 1

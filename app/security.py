@@ -15,7 +15,7 @@ from jose import JWTError, jwt
 from passlib.context import CryptContext
 
 JWT_ALGORITHM = "HS256"
-ACCESS_TOKEN_TYPE = "access"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value
 ISSUER = "tend"
 
 _passwords = CryptContext(

@@ -48,27 +48,29 @@ class Database:
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             else:
                 for table in tables:
-                    conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own names
+                    conn.execute(text(f"DELETE FROM {table}"))
 
 
-def reset_postgres_schema(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def _postgres_admin(sql: str) -> None:
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(sql))
+    admin.dispose()
 
 
 def fresh_database_url(backend: str, directory: Path, name: str) -> str:
-    """An empty database for tests that need their own (migration round trips, CLI)."""
+    """An empty database of its own, named per test process so parallel runs never collide."""
     if backend == "sqlite":
         return f"sqlite:///{directory / f'{name}.db'}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    name = f"{make_url(POSTGRES_URL).database}_{name}_{os.getpid()}"
+    _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _postgres_admin(f'CREATE DATABASE "{name}"')
     return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def _backends() -> list[object]:
@@ -84,17 +86,16 @@ def _backends() -> list[object]:
 
 
 @pytest.fixture(scope="session", params=_backends())
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
     backend: str = request.param
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'tend.db'}"
-    else:
-        url = POSTGRES_URL
-        reset_postgres_schema(url)
+    url = fresh_database_url(backend, tmp_path_factory.mktemp(backend), "main")
     migrations.upgrade(url)
     engine = make_engine(url)
     yield Database(backend=backend, url=url, engine=engine)
     engine.dispose()
+    drop_database(url)
 
 
 @pytest.fixture

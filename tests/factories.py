@@ -61,7 +61,9 @@ def invite(client: TestClient, inviter: Account) -> str:
     return code
 
 
-def pair(client: TestClient, a: Account | None = None, b: Account | None = None) -> tuple[Account, Account]:
+def pair(
+    client: TestClient, a: Account | None = None, b: Account | None = None
+) -> tuple[Account, Account]:
     a = a or register(client, display_name="Alex")
     b = b or register(client, display_name="Sam")
     response = client.post("/v1/couple/join", json={"code": invite(client, a)}, headers=b.headers)

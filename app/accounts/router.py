@@ -82,5 +82,7 @@ def get_me(user: CurrentUser) -> UserPublic:
     summary="Change display name or time zone",
     responses=problem_responses(401),
 )
-def update_me(body: MeUpdate, user: CurrentUser, session: SessionDep, clock: ClockDep) -> UserPublic:
+def update_me(
+    body: MeUpdate, user: CurrentUser, session: SessionDep, clock: ClockDep
+) -> UserPublic:
     return UserPublic.model_validate(service.update_me(session, user, body, now=clock.now()))

@@ -62,7 +62,7 @@ class UserPublic(BaseModel):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name
     expires_in: int = Field(description="Seconds until the access token expires.")
 
 
