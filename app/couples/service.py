@@ -54,21 +54,25 @@ def view_for(session: Session, couple: Couple, user_id: uuid.UUID) -> CoupleView
     return CoupleView(couple=couple, partner=partner_in(session, couple, user_id))
 
 
+def _revoke_open_invites(session: Session, user_ids: list[uuid.UUID], now: datetime) -> None:
+    session.execute(
+        update(CoupleInvite)
+        .where(
+            CoupleInvite.inviter_id.in_(user_ids),
+            CoupleInvite.used_at.is_(None),
+            CoupleInvite.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
 def create_invite(
     session: Session, user: User, *, now: datetime, settings: Settings
 ) -> tuple[str, datetime]:
     if active_couple_of(session, user.id) is not None:
         raise Conflict("You are already in a couple; end it before inviting someone new.")
     # Only the newest invite works: an old code shared by mistake stops working.
-    session.execute(
-        update(CoupleInvite)
-        .where(
-            CoupleInvite.inviter_id == user.id,
-            CoupleInvite.used_at.is_(None),
-            CoupleInvite.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
+    _revoke_open_invites(session, [user.id], now)
     code = codes.new_code()
     expires_at = now + timedelta(hours=settings.invite_hours)
     session.add(
@@ -136,6 +140,8 @@ def join(
         session.flush()
     except IntegrityError as exc:  # one of the two paired elsewhere at the same moment
         raise Conflict("One of you has just joined another couple.") from exc
+    # Once paired, neither partner's other codes may pair them with someone else later.
+    _revoke_open_invites(session, [user.id, inviter.id], now)
     ratelimit.reset(session, key)
     return CoupleView(couple=couple, partner=inviter)
 
