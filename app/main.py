@@ -9,6 +9,8 @@ from sqlalchemy.engine import Engine
 
 from app import scheduler
 from app.accounts.router import auth_router, me_router
+from app.bank.router import router as bank_router
+from app.bids.router import router as bids_router
 from app.clock import Clock, SystemClock
 from app.config import Environment, Settings, get_settings
 from app.couples.router import router as couples_router
@@ -71,7 +73,7 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for router in (health_router, auth_router, me_router, couples_router):
+    for router in (health_router, auth_router, me_router, couples_router, bids_router, bank_router):
         app.include_router(router)
     _document_problem_schema(app)
     return app

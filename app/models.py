@@ -1,8 +1,20 @@
 """Every model, imported in one place so that Alembic and the tests see the whole schema."""
 
 from app.accounts.models import RefreshToken, User
+from app.bank.models import CoupleDay
+from app.bids.models import Bid
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
 from app.ratelimit import RateLimit
 
-__all__ = ["Base", "Couple", "CoupleInvite", "CoupleMember", "RateLimit", "RefreshToken", "User"]
+__all__ = [
+    "Base",
+    "Bid",
+    "Couple",
+    "CoupleDay",
+    "CoupleInvite",
+    "CoupleMember",
+    "RateLimit",
+    "RefreshToken",
+    "User",
+]

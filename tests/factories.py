@@ -78,3 +78,14 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert body["type"] and body["title"]
     return body
+
+
+def login(client: TestClient, account: Account) -> Account:
+    """Sign in again, e.g. after the test clock moved past the access token's lifetime."""
+    response = client.post(
+        "/v1/auth/login", json={"email": account.email, "password": account.password}
+    )
+    assert response.status_code == 200, response.text
+    account.access_token = response.json()["access_token"]
+    account.refresh_token = response.json()["refresh_token"]
+    return account

@@ -1,0 +1,246 @@
+"""The relational bank account, kept in per-day rollups.
+
+Reading the balance is O(1) in the history's length: the latest ``CoupleDay`` holds the
+balance at its day's end, rolled to now by one multiplication. A created, edited, answered,
+backdated or deleted bid changes its own day's counts and the end balance of its day and
+every later day by exactly its own decayed contribution. Writers hold the couple's row
+lock (PostgreSQL) or the write lock (SQLite), so two partners never lose an update.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.bank.math import Response, decay_factor
+from app.bank.models import CoupleDay
+from app.bids.models import Bid
+from app.couples.models import Couple
+from app.stats.days import day_end, local_day
+
+WEEK_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A bid's effect on the account."""
+
+    day: date
+    occurred_at: datetime
+    deposit: float
+    response: str
+
+
+def entry_for(couple: Couple, bid: Bid) -> Entry:
+    return Entry(
+        day=local_day(bid.occurred_at, couple.timezone, couple.day_start_hour),
+        occurred_at=bid.occurred_at,
+        deposit=bid.deposit,
+        response=bid.response,
+    )
+
+
+def lock_couple(session: Session, couple_id: uuid.UUID) -> Couple:
+    """The couple, re-read under a row lock that serialises its writers."""
+    return session.scalars(
+        select(Couple)
+        .where(Couple.id == couple_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _end(couple: Couple, day: date) -> datetime:
+    return day_end(day, couple.timezone, couple.day_start_hour)
+
+
+def _latest_row(
+    session: Session, couple_id: uuid.UUID, *, on_or_before: date | None = None
+) -> CoupleDay | None:
+    query = select(CoupleDay).where(CoupleDay.couple_id == couple_id)
+    if on_or_before is not None:
+        query = query.where(CoupleDay.day <= on_or_before)
+    return session.scalars(query.order_by(CoupleDay.day.desc()).limit(1)).first()
+
+
+def _row_for(session: Session, couple: Couple, day: date) -> CoupleDay:
+    row = session.get(CoupleDay, (couple.id, day))
+    if row is not None:
+        return row
+    previous = _latest_row(session, couple.id, on_or_before=day - timedelta(days=1))
+    carried = 0.0
+    if previous is not None:
+        carried = previous.end_balance * decay_factor(
+            _end(couple, previous.day), _end(couple, day), couple.half_life_hours
+        )
+    row = CoupleDay(
+        couple_id=couple.id,
+        day=day,
+        bids=0,
+        toward=0,
+        away=0,
+        against=0,
+        deposits=0.0,
+        withdrawals=0.0,
+        end_balance=carried,
+    )
+    session.add(row)
+    return row
+
+
+def _apply(session: Session, couple: Couple, entry: Entry, sign: int) -> None:
+    row = _row_for(session, couple, entry.day)
+    row.bids += sign
+    if entry.response == Response.toward:
+        row.toward += sign
+    elif entry.response == Response.away:
+        row.away += sign
+    elif entry.response == Response.against:
+        row.against += sign
+    if entry.deposit > 0:
+        row.deposits += sign * entry.deposit
+    elif entry.deposit < 0:
+        row.withdrawals += sign * -entry.deposit
+    if entry.deposit == 0:
+        return
+    session.flush()
+    later = session.scalars(
+        select(CoupleDay).where(CoupleDay.couple_id == couple.id, CoupleDay.day >= entry.day)
+    ).all()
+    for day_row in later:
+        day_row.end_balance += (
+            sign
+            * entry.deposit
+            * decay_factor(entry.occurred_at, _end(couple, day_row.day), couple.half_life_hours)
+        )
+
+
+def record_change(session: Session, couple: Couple, old: Entry | None, new: Entry | None) -> None:
+    """Move the account from a bid's old effect to its new one (None: no bid)."""
+    if old is not None:
+        _apply(session, couple, old, -1)
+    if new is not None:
+        _apply(session, couple, new, +1)
+    session.flush()
+
+
+def rebuild(session: Session, couple: Couple) -> None:
+    """Recompute every day from the bids, once: after the time zone, day start or half-life
+    changed, since those move day boundaries or every decay factor."""
+    session.execute(delete(CoupleDay).where(CoupleDay.couple_id == couple.id))
+    bids = session.scalars(
+        select(Bid).where(Bid.couple_id == couple.id).order_by(Bid.occurred_at)
+    ).all()
+    rows: dict[date, CoupleDay] = {}
+    previous: CoupleDay | None = None
+    for bid in bids:
+        entry = entry_for(couple, bid)
+        row = rows.get(entry.day)
+        if row is None:
+            carried = 0.0
+            if previous is not None:
+                carried = previous.end_balance * decay_factor(
+                    _end(couple, previous.day), _end(couple, entry.day), couple.half_life_hours
+                )
+            row = rows[entry.day] = previous = CoupleDay(
+                couple_id=couple.id,
+                day=entry.day,
+                bids=0,
+                toward=0,
+                away=0,
+                against=0,
+                deposits=0.0,
+                withdrawals=0.0,
+                end_balance=carried,
+            )
+        row.bids += 1
+        row.toward += entry.response == Response.toward
+        row.away += entry.response == Response.away
+        row.against += entry.response == Response.against
+        row.deposits += max(entry.deposit, 0.0)
+        row.withdrawals += max(-entry.deposit, 0.0)
+        row.end_balance += entry.deposit * decay_factor(
+            entry.occurred_at, _end(couple, entry.day), couple.half_life_hours
+        )
+    session.add_all(rows.values())
+    session.flush()
+
+
+def balance_now(session: Session, couple: Couple, now: datetime) -> float:
+    latest = _latest_row(session, couple.id)
+    if latest is None:
+        return 0.0
+    return latest.end_balance * decay_factor(_end(couple, latest.day), now, couple.half_life_hours)
+
+
+def balance_at_end_of(session: Session, couple: Couple, day: date) -> float:
+    """The balance when ``day`` ended: every bid of that day and before, decayed to then."""
+    row = _latest_row(session, couple.id, on_or_before=day)
+    if row is None:
+        return 0.0
+    return row.end_balance * decay_factor(
+        _end(couple, row.day), _end(couple, day), couple.half_life_hours
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    balance: float
+    as_of: datetime
+    half_life_hours: int
+    change_7d: float
+    deposits_7d: float
+    withdrawals_7d: float
+
+
+def summary(session: Session, couple: Couple, now: datetime) -> Summary:
+    """The balance now, and the couple's last seven days (today included) in numbers."""
+    today = local_day(now, couple.timezone, couple.day_start_hour)
+    first = today - timedelta(days=WEEK_DAYS - 1)
+    current = balance_now(session, couple, now)
+    before = balance_at_end_of(session, couple, first - timedelta(days=1))
+    deposits, withdrawals = session.execute(
+        select(
+            func.coalesce(func.sum(CoupleDay.deposits), 0.0),
+            func.coalesce(func.sum(CoupleDay.withdrawals), 0.0),
+        ).where(CoupleDay.couple_id == couple.id, CoupleDay.day >= first)
+    ).one()
+    return Summary(
+        balance=current,
+        as_of=now,
+        half_life_hours=couple.half_life_hours,
+        change_7d=current - before,
+        deposits_7d=float(deposits),
+        withdrawals_7d=float(withdrawals),
+    )
+
+
+def history(session: Session, couple: Couple, days: int, now: datetime) -> list[tuple[date, float]]:
+    """The balance at the end of each of the last ``days`` local days; today's is as of now."""
+    today = local_day(now, couple.timezone, couple.day_start_hour)
+    first = today - timedelta(days=days - 1)
+    rows = {
+        r.day: r
+        for r in session.scalars(
+            select(CoupleDay).where(
+                CoupleDay.couple_id == couple.id, CoupleDay.day >= first, CoupleDay.day <= today
+            )
+        )
+    }
+    carry_day = first - timedelta(days=1)
+    carry = balance_at_end_of(session, couple, carry_day)
+    points = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        if day in rows:
+            carry, carry_day = rows[day].end_balance, day
+        if day == today:
+            value = balance_now(session, couple, now)
+        else:
+            value = carry * decay_factor(
+                _end(couple, carry_day), _end(couple, day), couple.half_life_hours
+            )
+        points.append((day, value))
+    return points

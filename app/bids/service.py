@@ -1,0 +1,226 @@
+"""Bids for connection: log, replay, edit, answer, delete; each moves the bank account."""
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import access
+from app.accounts.models import User
+from app.bank import service as bank
+from app.bank.math import Response, deposit
+from app.bids.kinds import BY_KIND
+from app.bids.models import Bid
+from app.bids.schemas import BidCreate, BidPublic, BidUpdate, Initiator
+from app.couples import service as couples
+from app.couples.models import Couple, CoupleMember
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.pagination import InvalidCursor, decode_cursor, page_of
+
+MAX_BACKDATE = timedelta(days=7)
+MAX_AHEAD = timedelta(minutes=5)
+
+
+def _check_occurred_at(occurred_at: datetime, now: datetime) -> None:
+    if occurred_at < now - MAX_BACKDATE:
+        raise Invalid("occurred_at may be at most 7 days in the past.", field="occurred_at")
+    if occurred_at > now + MAX_AHEAD:
+        raise Invalid("occurred_at may be at most 5 minutes in the future.", field="occurred_at")
+
+
+def _deposit_of(bid: Bid) -> float:
+    kind = BY_KIND[bid.kind]
+    return deposit(
+        bid.response,
+        weight=kind.weight,
+        linger_seconds=kind.linger_seconds,
+        duration_seconds=bid.duration_seconds,
+    )
+
+
+def _request_hash(data: BidCreate) -> str:
+    content = data.model_dump(mode="json", exclude_unset=True, exclude={"id"})
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _partner_id(session: Session, couple: Couple, user_id: uuid.UUID) -> uuid.UUID:
+    return couples.partner_in(session, couple, user_id).id
+
+
+def _initiator_id(session: Session, couple: Couple, user: User, initiator: Initiator) -> uuid.UUID:
+    return user.id if initiator == "me" else _partner_id(session, couple, user.id)
+
+
+def to_public(bid: Bid, viewer_id: uuid.UUID) -> BidPublic:
+    def seen(user_id: uuid.UUID | None) -> Initiator:
+        return "me" if user_id == viewer_id else "partner"
+
+    return BidPublic(
+        id=bid.id,
+        couple_id=bid.couple_id,
+        kind=bid.kind,
+        initiator=seen(bid.initiator_id),
+        logged_by=seen(bid.logged_by_id),
+        occurred_at=bid.occurred_at,
+        duration_seconds=bid.duration_seconds,
+        note=bid.note,
+        response=Response(bid.response),
+        responded_by=seen(bid.responded_by_id) if bid.responded_by_id else None,
+        responded_at=bid.responded_at,
+        deposit=bid.deposit,
+        created_at=bid.created_at,
+        updated_at=bid.updated_at,
+    )
+
+
+def get_readable(session: Session, user: User, bid_id: uuid.UUID) -> Bid:
+    bid = session.scalars(access.readable_bids(user.id).where(Bid.id == bid_id)).one_or_none()
+    if bid is None:
+        raise NotFound("No bid with this id.")
+    return bid
+
+
+def _active_couple_for_writing(session: Session, user: User) -> Couple:
+    couple = couples.active_couple_of(session, user.id)
+    if couple is None:
+        raise Conflict("You are not in a couple, so there is nobody to log a bid with.")
+    return bank.lock_couple(session, couple.id)
+
+
+def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> tuple[Bid, bool]:
+    """The bid and whether it was created (False: a replay of one already stored)."""
+    couple = _active_couple_for_writing(session, user)
+    request_hash = _request_hash(data)
+    if data.id is not None:
+        existing = session.get(Bid, data.id)
+        if existing is not None:
+            if existing.logged_by_id == user.id and existing.request_hash == request_hash:
+                return existing, False
+            raise Conflict("A bid with this id already exists with other content.")
+    occurred_at = data.occurred_at or now
+    _check_occurred_at(occurred_at, now)
+    bid = Bid(
+        id=data.id or uuid.uuid4(),
+        couple_id=couple.id,
+        logged_by_id=user.id,
+        initiator_id=_initiator_id(session, couple, user, data.initiator),
+        kind=data.kind,
+        occurred_at=occurred_at,
+        duration_seconds=data.duration_seconds,
+        note=data.note,
+        response=data.response.value,
+        responded_by_id=user.id if data.response != Response.pending else None,
+        responded_at=now if data.response != Response.pending else None,
+        request_hash=request_hash,
+        created_at=now,
+        updated_at=now,
+        deposit=0.0,
+    )
+    bid.deposit = _deposit_of(bid)
+    session.add(bid)
+    session.flush()
+    bank.record_change(session, couple, None, bank.entry_for(couple, bid))
+    return bid, True
+
+
+def _writable(session: Session, bid: Bid) -> Couple:
+    couple = bank.lock_couple(session, bid.couple_id)
+    if couple.ended_at is not None:
+        raise Conflict("This couple has ended; its history can be read but not changed.")
+    return couple
+
+
+def update(session: Session, user: User, bid: Bid, data: BidUpdate, *, now: datetime) -> Bid:
+    if bid.logged_by_id != user.id:
+        raise Forbidden("Only the partner who logged a bid can change it.")
+    couple = _writable(session, bid)
+    old = bank.entry_for(couple, bid)
+    changes = data.changes()
+    if "occurred_at" in changes:
+        _check_occurred_at(data.occurred_at, now)  # type: ignore[arg-type]
+        bid.occurred_at = data.occurred_at  # type: ignore[assignment]
+    if "initiator" in changes:
+        bid.initiator_id = _initiator_id(session, couple, user, data.initiator)  # type: ignore[arg-type]
+    for field in ("kind", "duration_seconds", "note"):
+        if field in changes:
+            setattr(bid, field, changes[field])
+    bid.deposit = _deposit_of(bid)
+    bid.updated_at = now
+    session.flush()
+    bank.record_change(session, couple, old, bank.entry_for(couple, bid))
+    return bid
+
+
+def respond(session: Session, user: User, bid: Bid, response: Response, *, now: datetime) -> Bid:
+    couple = _writable(session, bid)
+    old = bank.entry_for(couple, bid)
+    bid.response = response.value
+    answered = response != Response.pending
+    bid.responded_by_id = user.id if answered else None
+    bid.responded_at = now if answered else None
+    bid.deposit = _deposit_of(bid)
+    bid.updated_at = now
+    session.flush()
+    bank.record_change(session, couple, old, bank.entry_for(couple, bid))
+    return bid
+
+
+def delete(session: Session, user: User, bid: Bid) -> None:
+    if bid.logged_by_id != user.id:
+        raise Forbidden("Only the partner who logged a bid can delete it.")
+    # Deleting stays possible after a couple ended: history is kept until its owner deletes it.
+    couple = bank.lock_couple(session, bid.couple_id)
+    bank.record_change(session, couple, bank.entry_for(couple, bid), None)
+    session.delete(bid)
+    session.flush()
+
+
+def history_couple_id(session: Session, user: User, couple_id: uuid.UUID | None) -> uuid.UUID:
+    """The couple whose bids a list shows: the one asked for, else the active or latest one."""
+    query = select(CoupleMember.couple_id).where(CoupleMember.user_id == user.id)
+    if couple_id is not None:
+        query = query.where(CoupleMember.couple_id == couple_id)
+    else:
+        query = query.order_by(CoupleMember.left_at.is_(None).desc(), CoupleMember.joined_at.desc())
+    found = session.scalars(query.limit(1)).first()
+    if found is None:
+        raise NotFound("No couple to show bids for.")
+    return found
+
+
+def list_bids(
+    session: Session,
+    user: User,
+    *,
+    couple_id: uuid.UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+    kind: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Bid], str | None]:
+    query = access.readable_bids(user.id).where(
+        Bid.couple_id == history_couple_id(session, user, couple_id)
+    )
+    if since is not None:
+        query = query.where(Bid.occurred_at >= since)
+    if until is not None:
+        query = query.where(Bid.occurred_at < until)
+    if kind is not None:
+        query = query.where(Bid.kind == kind)
+    if cursor is not None:
+        occurred, bid_id = decode_cursor(cursor, size=2)
+        try:
+            after_at, after_id = datetime.fromisoformat(occurred), uuid.UUID(bid_id)
+        except (TypeError, ValueError):
+            raise InvalidCursor("The cursor is not one this API gave out.") from None
+        query = query.where(
+            (Bid.occurred_at < after_at) | ((Bid.occurred_at == after_at) & (Bid.id < after_id))
+        )
+    rows = list(
+        session.scalars(query.order_by(Bid.occurred_at.desc(), Bid.id.desc()).limit(limit + 1))
+    )
+    return page_of(rows, limit, lambda b: [b.occurred_at.isoformat(), str(b.id)])

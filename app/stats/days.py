@@ -1,0 +1,54 @@
+"""A couple's days: local calendar days in their IANA time zone that begin at their day
+start hour (default 4, so a hug at 1 a.m. counts for the evening before).
+
+Daylight saving time never loses or doubles a day: a day is the span between two wall-clock
+instants ``start_hour:00``; where that wall time falls in a spring-forward gap, the day turns
+at the first instant after the gap, and where it occurs twice, at its first occurrence.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(instant: datetime, timezone: str, day_start_hour: int) -> date:
+    """The couple's day that ``instant`` belongs to."""
+    wall = instant.astimezone(zone(timezone)).replace(tzinfo=None)
+    return (wall - timedelta(hours=day_start_hour)).date()
+
+
+def day_start(day: date, timezone: str, day_start_hour: int) -> datetime:
+    """The instant (UTC) at which ``day`` begins."""
+    wall = datetime.combine(day, time(day_start_hour))
+    # PEP 495, fold=0: a wall time in a gap maps to the instant the gap ends, an ambiguous
+    # one to its first occurrence.
+    return wall.replace(tzinfo=zone(timezone)).astimezone(UTC)
+
+
+def day_end(day: date, timezone: str, day_start_hour: int) -> datetime:
+    """The instant (UTC) at which ``day`` ends: the start of the next one."""
+    return day_start(day + timedelta(days=1), timezone, day_start_hour)
+
+
+def streaks(active_days: set[date], today: date, first_day: date) -> tuple[int, int]:
+    """(current streak, longest streak) of consecutive active days within [first_day, today].
+
+    Today without activity yet does not break the current streak: it counts from yesterday.
+    """
+    current = 0
+    cursor = today if today in active_days else today - timedelta(days=1)
+    while cursor >= first_day and cursor in active_days:
+        current += 1
+        cursor -= timedelta(days=1)
+    longest = run = 0
+    cursor = first_day
+    while cursor <= today:
+        run = run + 1 if cursor in active_days else 0
+        longest = max(longest, run)
+        cursor += timedelta(days=1)
+    return current, longest
