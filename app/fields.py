@@ -35,7 +35,8 @@ class PatchInput(StrictInput):
 
 @lru_cache(maxsize=1)
 def _known_timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # "localtime" would mean the server's zone, "Factory" no zone at all.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "Factory", "posixrules"}
 
 
 def _check_timezone(value: str) -> str:

@@ -5,6 +5,7 @@ A key (``login:<email>``, ``join:<user id>``, …) may fail ``free_failures`` ti
 capped at ``max_block``. A success resets the key.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +39,11 @@ class Policy:
             return None
         block: timedelta = min(self.first_block * (2**over), self.max_block)
         return block
+
+
+def key(purpose: str, subject: str) -> str:
+    """A fixed-length key that keeps no email or code in the table."""
+    return f"{purpose}:{hashlib.sha256(subject.encode()).hexdigest()}"
 
 
 def check(session: Session, key: str, policy: Policy, now: datetime) -> None:

@@ -40,7 +40,8 @@ class LoginRequest(StrictInput):
 
 
 class RefreshRequest(StrictInput):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    # Generous: anything that is not a refresh token is answered 401, not 422.
+    refresh_token: str = Field(min_length=1, max_length=4096)
 
 
 class MeUpdate(PatchInput):

@@ -59,7 +59,7 @@ def register(
 
 def login(session: Session, data: LoginRequest, *, now: datetime, settings: Settings) -> TokenPair:
     policy = login_policy(settings)
-    key = f"login:{data.email}"
+    key = ratelimit.key("login", data.email)
     ratelimit.check(session, key, policy, now)
     user = get_user_by_email(session, data.email)
     if not security.verify_password(data.password, user.password_hash if user else None):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app import ratelimit, security
 from app.accounts.models import User
+from app.bank import service as bank
 from app.config import Settings
 from app.couples import codes
 from app.couples.models import Couple, CoupleInvite, CoupleMember
@@ -91,7 +92,7 @@ def join(
     session: Session, user: User, typed_code: str, *, now: datetime, settings: Settings
 ) -> CoupleView:
     policy = join_policy(settings)
-    key = f"join:{user.id}"
+    key = ratelimit.key("join", str(user.id))
     ratelimit.check(session, key, policy, now)
     if active_couple_of(session, user.id) is not None:
         raise Conflict("You are already in a couple.")
@@ -147,9 +148,14 @@ def join(
 
 
 def update_couple(session: Session, couple: Couple, data: CoupleUpdate) -> Couple:
-    for field, value in data.changes().items():
+    couple = bank.lock_couple(session, couple.id)
+    changes = {k: v for k, v in data.changes().items() if getattr(couple, k) != v}
+    for field, value in changes.items():
         setattr(couple, field, value)
     session.flush()
+    # Day boundaries or every decay factor moved: recompute the rollups once.
+    if changes.keys() & {"timezone", "day_start_hour", "half_life_hours"}:
+        bank.rebuild(session, couple)
     return couple
 
 
