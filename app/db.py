@@ -1,10 +1,12 @@
 """Engine, sessions and the declarative base, for SQLite and PostgreSQL alike."""
 
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, NoReturn
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import DateTime, Dialect, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -90,17 +92,33 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
-def begin_write(session: Session) -> None:
-    """Start the session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
-    session.connection(execution_options={SQLITE_IMMEDIATE: True})
+_sqlite_writer_locks: "WeakKeyDictionary[Engine, threading.Lock]" = WeakKeyDictionary()
+
+
+@contextmanager
+def writing(session: Session) -> Iterator[None]:
+    """Hold the session's transaction as a writer until the block ends.
+
+    On SQLite the transaction takes the write lock at BEGIN (IMMEDIATE), and the writers of
+    one process queue on a lock of their own first: they wake as soon as the previous
+    writer is done instead of polling SQLite's busy handler, which starves some of them
+    for seconds under load. PostgreSQL needs neither; its row locks serialise per couple.
+    """
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    assert isinstance(engine, Engine)
+    lock = _sqlite_writer_locks.setdefault(engine, threading.Lock())
+    with lock:
+        session.connection(execution_options={SQLITE_IMMEDIATE: True})
+        yield
 
 
 @contextmanager
 def transaction(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
     """One unit of work outside a request: commit on success, roll back on error."""
-    with factory() as session:
-        if write:
-            begin_write(session)
+    with factory() as session, writing(session) if write else nullcontext():
         try:
             yield session
             session.commit()

@@ -1,6 +1,7 @@
 """Request dependencies: the session (one transaction per request), the clock, the caller."""
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,7 +15,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.couples import service as couples_service
 from app.couples.models import Couple
-from app.db import begin_write
+from app.db import writing
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -35,9 +36,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
     Declared with scope="function" so that a 2xx on a write means the data is durable.
     """
-    with request.app.state.session_factory() as session:
-        if request.method not in _READ_METHODS:
-            begin_write(session)
+    write = request.method not in _READ_METHODS
+    with (
+        request.app.state.session_factory() as session,
+        writing(session) if write else nullcontext(),
+    ):
         try:
             yield session
             session.commit()

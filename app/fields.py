@@ -4,7 +4,7 @@ import unicodedata
 import zoneinfo
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 
@@ -22,9 +22,14 @@ class StrictInput(BaseModel):
 class PatchInput(StrictInput):
     """A partial update: absent fields stay as they are; an explicit null is refused."""
 
+    # Fields that may be cleared with an explicit null.
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
     @model_validator(mode="after")
     def _no_nulls(self) -> "PatchInput":
-        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        nulls = sorted(
+            f for f in self.model_fields_set if getattr(self, f) is None and f not in self.clearable
+        )
         if nulls:
             raise ValueError(f"{', '.join(nulls)}: may be left out but not set to null")
         return self

@@ -8,10 +8,12 @@ from sqlalchemy.orm import Session
 
 from app import ratelimit
 from app.accounts.models import RefreshToken
+from app.bids.models import BidTombstone
 from app.couples.models import CoupleInvite
 
 # Used and revoked tokens are kept a while so that reuse is still recognised as theft.
 KEEP_SPENT_TOKENS = timedelta(days=7)
+KEEP_TOMBSTONES = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class Purged:
     refresh_tokens: int
     invites: int
     rate_limits: int
+    bid_tombstones: int
 
 
 def purge(session: Session, now: datetime) -> Purged:
@@ -35,9 +38,14 @@ def purge(session: Session, now: datetime) -> Purged:
             CoupleInvite.used_at.is_(None), CoupleInvite.expires_at < now - timedelta(days=1)
         )
     )
+    # Phones sync within days (bids backdate at most 7); a month covers a long offline spell.
+    tombstones = session.execute(
+        delete(BidTombstone).where(BidTombstone.deleted_at < now - KEEP_TOMBSTONES)
+    )
     limits = ratelimit.purge_expired(session, now, older_than=timedelta(days=1))
     return Purged(
         refresh_tokens=int(getattr(tokens, "rowcount", 0) or 0),
         invites=int(getattr(invites, "rowcount", 0) or 0),
         rate_limits=limits,
+        bid_tombstones=int(getattr(tombstones, "rowcount", 0) or 0),
     )

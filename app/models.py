@@ -2,7 +2,7 @@
 
 from app.accounts.models import RefreshToken, User
 from app.bank.models import CoupleDay
-from app.bids.models import Bid
+from app.bids.models import Bid, BidTombstone
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
 from app.ratelimit import RateLimit
@@ -10,6 +10,7 @@ from app.ratelimit import RateLimit
 __all__ = [
     "Base",
     "Bid",
+    "BidTombstone",
     "Couple",
     "CoupleDay",
     "CoupleInvite",

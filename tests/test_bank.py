@@ -199,7 +199,7 @@ def test_stored_balance_equals_recomputation(db, timezone, operations):
                 bids.update(session, users[author.id], bid, change, now=now)
             elif op[0] == "delete" and logged:
                 bid_id, author = logged.pop(op[1] % len(logged))
-                bids.delete(session, users[author.id], session.get(Bid, bid_id))
+                bids.delete(session, users[author.id], session.get(Bid, bid_id), now=now)
             elif op[0] == "wait":
                 clock.advance(seconds=op[1])
             elif op[0] == "settings":

@@ -45,3 +45,15 @@ class Bid(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class BidTombstone(Base):
+    """A deleted bid's id, so that a phone replaying its offline create cannot revive it."""
+
+    __tablename__ = "bid_tombstones"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    couple_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("couples.id", ondelete="CASCADE"), index=True
+    )
+    deleted_at: Mapped[datetime]

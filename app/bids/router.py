@@ -57,7 +57,7 @@ def list_bid_kinds() -> list[BidKindPublic]:
     summary="Log a bid (idempotent by client id: a replay answers 200 with the stored bid)",
     responses={
         200: {"model": BidPublic, "description": "A replay of a bid already stored"},
-        **problem_responses(401, 403, 409),
+        **problem_responses(401, 403, 409, 410),
     },
 )
 def create_bid(
@@ -128,8 +128,8 @@ def update_bid(
     summary="Delete a bid you logged",
     responses=problem_responses(401, 403, 404),
 )
-def delete_bid(bid: ReadableBid, user: CurrentUser, session: SessionDep) -> None:
-    service.delete(session, user, bid)
+def delete_bid(bid: ReadableBid, user: CurrentUser, session: SessionDep, clock: ClockDep) -> None:
+    service.delete(session, user, bid, now=clock.now())
 
 
 @router.put(

@@ -1,8 +1,8 @@
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from app.bank.math import Response
 from app.bids.kinds import BY_KIND, KIND_NAMES, Channel
@@ -29,7 +29,17 @@ Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 Duration = Annotated[
     int, Field(ge=0, le=MAX_DURATION_SECONDS, description="Seconds the gesture lasted")
 ]
-Note = Annotated[str, Field(max_length=NOTE_MAX_LENGTH, description="Private to the couple")]
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    return value if value is None or value.strip() else None
+
+
+Note = Annotated[
+    str | None,
+    Field(max_length=NOTE_MAX_LENGTH, description="Private to the couple"),
+    AfterValidator(_blank_is_none),
+]
 
 
 class BidKindPublic(BaseModel):
@@ -51,21 +61,18 @@ class BidCreate(StrictInput):
         default=None, description="Defaults to now; up to 7 days back, 5 minutes ahead"
     )
     duration_seconds: Duration | None = None
-    note: Note | None = None
+    note: Note = None
     response: Response = Response.pending
-
-    @field_validator("note")
-    @classmethod
-    def _blank_note_is_none(cls, value: str | None) -> str | None:
-        return value if value is None or value.strip() else None
 
 
 class BidUpdate(PatchInput):
+    clearable: ClassVar[frozenset[str]] = frozenset({"note", "duration_seconds"})
+
     kind: KindName | None = None
     initiator: Initiator | None = None
     occurred_at: Instant | None = None
     duration_seconds: Duration | None = None
-    note: Note | None = None
+    note: Note = None
 
 
 class ResponseUpdate(StrictInput):

@@ -13,11 +13,11 @@ from app.accounts.models import User
 from app.bank import service as bank
 from app.bank.math import Response, deposit
 from app.bids.kinds import BY_KIND
-from app.bids.models import Bid
+from app.bids.models import Bid, BidTombstone
 from app.bids.schemas import BidCreate, BidPublic, BidUpdate, Initiator
 from app.couples import service as couples
 from app.couples.models import Couple, CoupleMember
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.pagination import InvalidCursor, decode_cursor, page_of
 
 MAX_BACKDATE = timedelta(days=7)
@@ -42,7 +42,8 @@ def _deposit_of(bid: Bid) -> float:
 
 
 def _request_hash(data: BidCreate) -> str:
-    content = data.model_dump(mode="json", exclude_unset=True, exclude={"id"})
+    # Defaults filled in and instants in UTC: the same content hashes alike however sent.
+    content = data.model_dump(mode="json", exclude={"id"})
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -90,16 +91,30 @@ def _active_couple_for_writing(session: Session, user: User) -> Couple:
     return bank.lock_couple(session, couple.id)
 
 
+def _replayed(session: Session, user: User, data: BidCreate, request_hash: str) -> Bid | None:
+    """The stored bid if this create was already made; a 409 or 410 if its id is taken."""
+    if data.id is None:
+        return None
+    existing = session.get(Bid, data.id)
+    if existing is not None:
+        if existing.logged_by_id == user.id and existing.request_hash == request_hash:
+            return existing
+        raise Conflict("A bid with this id already exists with other content.")
+    if session.get(BidTombstone, data.id) is not None:
+        raise Gone("The bid with this id was deleted.")
+    return None
+
+
 def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> tuple[Bid, bool]:
     """The bid and whether it was created (False: a replay of one already stored)."""
-    couple = _active_couple_for_writing(session, user)
     request_hash = _request_hash(data)
-    if data.id is not None:
-        existing = session.get(Bid, data.id)
-        if existing is not None:
-            if existing.logged_by_id == user.id and existing.request_hash == request_hash:
-                return existing, False
-            raise Conflict("A bid with this id already exists with other content.")
+    # A replay answers with the stored bid even if the couple has ended since.
+    if (replayed := _replayed(session, user, data, request_hash)) is not None:
+        return replayed, False
+    couple = _active_couple_for_writing(session, user)
+    # Checked again under the couple's lock: two copies of one create may race.
+    if (replayed := _replayed(session, user, data, request_hash)) is not None:
+        return replayed, False
     occurred_at = data.occurred_at or now
     _check_occurred_at(occurred_at, now)
     bid = Bid(
@@ -168,12 +183,13 @@ def respond(session: Session, user: User, bid: Bid, response: Response, *, now: 
     return bid
 
 
-def delete(session: Session, user: User, bid: Bid) -> None:
+def delete(session: Session, user: User, bid: Bid, *, now: datetime) -> None:
     if bid.logged_by_id != user.id:
         raise Forbidden("Only the partner who logged a bid can delete it.")
     # Deleting stays possible after a couple ended: history is kept until its owner deletes it.
     couple = bank.lock_couple(session, bid.couple_id)
     bank.record_change(session, couple, bank.entry_for(couple, bid), None)
+    session.add(BidTombstone(id=bid.id, couple_id=bid.couple_id, deleted_at=now))
     session.delete(bid)
     session.flush()
 
@@ -189,6 +205,19 @@ def history_couple_id(session: Session, user: User, couple_id: uuid.UUID | None)
     if found is None:
         raise NotFound("No couple to show bids for.")
     return found
+
+
+def _bid_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    occurred, bid_id = decode_cursor(cursor, size=2)
+    try:
+        if not isinstance(occurred, str) or not isinstance(bid_id, str):
+            raise ValueError("cursor values are strings")
+        after_at, after_id = datetime.fromisoformat(occurred), uuid.UUID(bid_id)
+        if after_at.tzinfo is None:
+            raise ValueError("cursor instants carry an offset")
+    except ValueError:
+        raise InvalidCursor("The cursor is not one this API gave out.") from None
+    return after_at, after_id
 
 
 def list_bids(
@@ -212,11 +241,7 @@ def list_bids(
     if kind is not None:
         query = query.where(Bid.kind == kind)
     if cursor is not None:
-        occurred, bid_id = decode_cursor(cursor, size=2)
-        try:
-            after_at, after_id = datetime.fromisoformat(occurred), uuid.UUID(bid_id)
-        except (TypeError, ValueError):
-            raise InvalidCursor("The cursor is not one this API gave out.") from None
+        after_at, after_id = _bid_cursor(cursor)
         query = query.where(
             (Bid.occurred_at < after_at) | ((Bid.occurred_at == after_at) & (Bid.id < after_id))
         )

@@ -1,0 +1,148 @@
+"""Shared pieces: databases to measure on, a real server process, latency summaries."""
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app import migrations
+from app.db import make_engine
+
+SECRET = "benchmark-secret-key-0123456789-0123456789"
+POSTGRES_URL = os.environ.get("TEND_BENCH_POSTGRES_URL") or os.environ.get(
+    "TEND_TEST_POSTGRES_URL", ""
+)
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.baseline if self.baseline else None
+
+
+def print_table(figures: list[Figure]) -> None:
+    print(f"\n{'figure':58} {'value':>12} {'baseline':>12} {'ratio':>7}")
+    for f in figures:
+        base = f"{f.baseline:12.2f}" if f.baseline is not None else " " * 12
+        ratio = f"{f.ratio:7.3f}" if f.ratio is not None else ""
+        print(f"{f.name + ' (' + f.unit + ')':58} {f.value:12.2f} {base} {ratio}")
+        if f.baseline_name:
+            print(f"{'  baseline: ' + f.baseline_name:58}")
+
+
+def backends() -> list[str]:
+    return ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@contextmanager
+def fresh_database(backend: str) -> Iterator[str]:
+    """A migrated, empty database, dropped afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            url = f"sqlite:///{Path(directory) / 'bench.db'}"
+            migrations.upgrade(url)
+            yield url
+        return
+    name = f"{make_url(POSTGRES_URL).database}_bench_{os.getpid()}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(url: str, workers: int = 1) -> Iterator[str]:
+    """`tend serve` in its own process, as production runs it; yields its base URL."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEND_")}
+    env.update(
+        TEND_DATABASE_URL=url,
+        TEND_SECRET_KEY=SECRET,
+        TEND_SCHEDULER="off",
+        TEND_LOG_LEVEL="WARNING",
+    )
+    tend = str(Path(sys.executable).with_name("tend"))
+    process = subprocess.Popen(
+        [tend, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def pair_over_http(client: httpx.Client) -> tuple[dict[str, str], dict[str, str]]:
+    """Two partners paired through the API; their auth headers."""
+    headers = []
+    for name in ("A", "B"):
+        response = client.post(
+            "/v1/auth/register",
+            json={
+                "email": f"{uuid.uuid4().hex}@example.com",
+                "password": "a long benchmark passphrase",
+                "display_name": name,
+            },
+        )
+        response.raise_for_status()
+        headers.append({"Authorization": f"Bearer {response.json()['access_token']}"})
+    code = client.post("/v1/couple/invites", headers=headers[0]).json()["code"]
+    client.post("/v1/couple/join", json={"code": code}, headers=headers[1]).raise_for_status()
+    return headers[0], headers[1]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
