@@ -46,6 +46,7 @@ def _add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> BaseScheduler:
             "interval",
             seconds=seconds,
             id=job_id,
+            name=job_id,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=seconds,
