@@ -65,17 +65,14 @@ def _latest_row(
     return session.scalars(query.order_by(CoupleDay.day.desc()).limit(1)).first()
 
 
-def _row_for(session: Session, couple: Couple, day: date) -> CoupleDay:
-    row = session.get(CoupleDay, (couple.id, day))
-    if row is not None:
-        return row
-    previous = _latest_row(session, couple.id, on_or_before=day - timedelta(days=1))
+def _new_day(couple: Couple, day: date, previous: CoupleDay | None) -> CoupleDay:
+    """An empty day whose end balance is the previous day's, decayed to this day's end."""
     carried = 0.0
     if previous is not None:
         carried = previous.end_balance * decay_factor(
             _end(couple, previous.day), _end(couple, day), couple.half_life_hours
         )
-    row = CoupleDay(
+    return CoupleDay(
         couple_id=couple.id,
         day=day,
         bids=0,
@@ -86,12 +83,19 @@ def _row_for(session: Session, couple: Couple, day: date) -> CoupleDay:
         withdrawals=0.0,
         end_balance=carried,
     )
-    session.add(row)
+
+
+def _row_for(session: Session, couple: Couple, day: date) -> CoupleDay:
+    row = session.get(CoupleDay, (couple.id, day))
+    if row is None:
+        previous = _latest_row(session, couple.id, on_or_before=day - timedelta(days=1))
+        row = _new_day(couple, day, previous)
+        session.add(row)
     return row
 
 
-def _apply(session: Session, couple: Couple, entry: Entry, sign: int) -> None:
-    row = _row_for(session, couple, entry.day)
+def _count(row: CoupleDay, entry: Entry, sign: int) -> None:
+    """Add (+1) or remove (-1) a bid in its day's counts and sums."""
     row.bids += sign
     if entry.response == Response.toward:
         row.toward += sign
@@ -103,6 +107,11 @@ def _apply(session: Session, couple: Couple, entry: Entry, sign: int) -> None:
         row.deposits += sign * entry.deposit
     elif entry.deposit < 0:
         row.withdrawals += sign * -entry.deposit
+
+
+def _apply(session: Session, couple: Couple, entry: Entry, sign: int) -> None:
+    row = _row_for(session, couple, entry.day)
+    _count(row, entry, sign)
     if entry.deposit == 0:
         return
     session.flush()
@@ -139,28 +148,9 @@ def rebuild(session: Session, couple: Couple) -> None:
         entry = entry_for(couple, bid)
         row = rows.get(entry.day)
         if row is None:
-            carried = 0.0
-            if previous is not None:
-                carried = previous.end_balance * decay_factor(
-                    _end(couple, previous.day), _end(couple, entry.day), couple.half_life_hours
-                )
-            row = rows[entry.day] = previous = CoupleDay(
-                couple_id=couple.id,
-                day=entry.day,
-                bids=0,
-                toward=0,
-                away=0,
-                against=0,
-                deposits=0.0,
-                withdrawals=0.0,
-                end_balance=carried,
-            )
-        row.bids += 1
-        row.toward += entry.response == Response.toward
-        row.away += entry.response == Response.away
-        row.against += entry.response == Response.against
-        row.deposits += max(entry.deposit, 0.0)
-        row.withdrawals += max(-entry.deposit, 0.0)
+            row = rows[entry.day] = _new_day(couple, entry.day, previous)
+            previous = row
+        _count(row, entry, +1)
         row.end_balance += entry.deposit * decay_factor(
             entry.occurred_at, _end(couple, entry.day), couple.half_life_hours
         )
