@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     scheduler: Literal["on", "off"] = "on"
     scheduler_tick_seconds: int = Field(default=60, ge=1)
 
+    # A nudge missed by downtime is still sent within this window, else dropped.
+    nudge_grace_minutes: int = Field(default=120, ge=1)
+    push_max_attempts: int = Field(default=8, ge=1)
+    push_retry_base_seconds: float = Field(default=30, gt=0)
+    push_retry_max_seconds: float = Field(default=3600, gt=0)
+    push_timeout_seconds: float = Field(default=10, gt=0)
+    # A claimed nudge is another worker's to retry only after this lease.
+    push_lease_seconds: int = Field(default=300, ge=10)
+    dispatch_batch_size: int = Field(default=500, ge=1)
+    plan_batch_size: int = Field(default=2000, ge=1)
+
     push_provider: Literal["log", "expo", "webhook"] = "log"
     expo_base_url: str = "https://exp.host"
     expo_access_token: str = Field(default="", repr=False)

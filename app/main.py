@@ -17,6 +17,7 @@ from app.couples.router import router as couples_router
 from app.db import make_engine, make_session_factory
 from app.errors import Problem, install_error_handlers
 from app.health import router as health_router
+from app.nudges.router import router as nudges_router
 from app.observability import RequestContextMiddleware, configure_logging
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,16 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for router in (health_router, auth_router, me_router, couples_router, bids_router, bank_router):
+    routers = (
+        health_router,
+        auth_router,
+        me_router,
+        couples_router,
+        bids_router,
+        bank_router,
+        nudges_router,
+    )
+    for router in routers:
         app.include_router(router)
     _document_problem_schema(app)
     return app

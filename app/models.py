@@ -5,6 +5,7 @@ from app.bank.models import CoupleDay
 from app.bids.models import Bid, BidTombstone
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
+from app.nudges.models import Device, Notification, NudgeSettings, PushTicket
 from app.ratelimit import RateLimit
 
 __all__ = [
@@ -15,6 +16,10 @@ __all__ = [
     "CoupleDay",
     "CoupleInvite",
     "CoupleMember",
+    "Device",
+    "Notification",
+    "NudgeSettings",
+    "PushTicket",
     "RateLimit",
     "RefreshToken",
     "User",

@@ -7,7 +7,9 @@ so a page never skips or repeats rows when new ones arrive meanwhile.
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -72,3 +74,21 @@ def page_of(rows: list[T], limit: int, key: Callable[[T], list[Any]]) -> tuple[l
         return rows, None
     page = rows[:limit]
     return page, encode_cursor(key(page[-1]))
+
+
+def encode_instant_cursor(at: datetime, item_id: uuid.UUID) -> list[Any]:
+    return [at.isoformat(), str(item_id)]
+
+
+def decode_instant_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (instant, id) sort key of lists ordered newest first; a 400 if it is not one."""
+    at, item_id = decode_cursor(cursor, size=2)
+    try:
+        if not isinstance(at, str) or not isinstance(item_id, str):
+            raise ValueError("cursor values are strings")
+        instant, parsed_id = datetime.fromisoformat(at), uuid.UUID(item_id)
+        if instant.tzinfo is None:
+            raise ValueError("cursor instants carry an offset")
+    except ValueError:
+        raise InvalidCursor("The cursor is not one this API gave out.") from None
+    return instant, parsed_id

@@ -7,6 +7,7 @@ the database, never in process memory.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -17,6 +18,8 @@ from app import housekeeping
 from app.clock import Clock
 from app.config import Settings
 from app.db import transaction
+from app.nudges import dispatcher, outbox
+from app.nudges.dispatcher import Providers
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,38 @@ class Runtime:
     settings: Settings
     clock: Clock
     session_factory: sessionmaker[Session]
+    _providers: Providers | None = None
+
+    @property
+    def providers(self) -> Providers:
+        if self._providers is None:
+            self._providers = Providers(self.settings)
+        return self._providers
+
+
+def run_nudges(runtime: Runtime) -> None:
+    """Plan every due daily slot, then send until nothing is left to claim."""
+    settings, factory, clock = runtime.settings, runtime.session_factory, runtime.clock
+    grace = timedelta(minutes=settings.nudge_grace_minutes)
+    planned = 0
+    while True:
+        with transaction(factory) as session:
+            plan = outbox.plan_due(
+                session, clock.now(), grace=grace, batch_size=settings.plan_batch_size
+            )
+        planned += plan.planned
+        if plan.users == 0:
+            break
+    totals = {"delivered": 0, "retried": 0, "dead": 0, "dropped": 0}
+    while True:
+        result = dispatcher.dispatch_once(factory, runtime.providers, clock, settings)
+        for key in totals:
+            totals[key] += getattr(result, key)
+        if result.claimed == 0 and result.dropped == 0:
+            break
+    receipts = dispatcher.check_receipts(factory, runtime.providers, clock)
+    if planned or any(totals.values()) or receipts:
+        log.info("nudges", extra={"planned": planned, **totals, "receipts": receipts})
 
 
 def run_housekeeping(runtime: Runtime) -> None:
@@ -36,7 +71,10 @@ def run_housekeeping(runtime: Runtime) -> None:
 
 def _jobs(runtime: Runtime) -> list[tuple[str, Callable[[], None], int]]:
     """(id, function, interval in seconds) for each recurring job."""
-    return [("housekeeping", lambda: run_housekeeping(runtime), 60 * 60)]
+    return [
+        ("nudges", lambda: run_nudges(runtime), runtime.settings.scheduler_tick_seconds),
+        ("housekeeping", lambda: run_housekeeping(runtime), 60 * 60),
+    ]
 
 
 def _add_jobs(scheduler: BaseScheduler, runtime: Runtime) -> BaseScheduler:

@@ -8,11 +8,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import ratelimit, security
-from app.accounts.models import RefreshToken, User
+from app.accounts.models import RefreshToken, Role, User
 from app.accounts.schemas import LoginRequest, MeUpdate, RegisterRequest, TokenPair
 from app.config import Settings
 from app.db import commit_then_raise
 from app.errors import Conflict, Unauthorized
+from app.nudges import service as nudges
 
 
 def login_policy(settings: Settings) -> ratelimit.Policy:
@@ -54,6 +55,8 @@ def register(
         session.flush()
     except IntegrityError as exc:  # a concurrent registration won the race
         raise Conflict("An account with this email already exists.") from exc
+    if user.role == Role.partner:
+        nudges.create_defaults(session, user, now)
     return user, issue_tokens(session, user, now=now, settings=settings)
 
 
@@ -169,4 +172,6 @@ def update_me(session: Session, user: User, data: MeUpdate, *, now: datetime) ->
     if changes:
         user.updated_at = now
     session.flush()
+    if "timezone" in changes:
+        nudges.reschedule(session, user, now)
     return user

@@ -18,7 +18,8 @@ from app.bids.schemas import BidCreate, BidPublic, BidUpdate, Initiator
 from app.couples import service as couples
 from app.couples.models import Couple, CoupleMember
 from app.errors import Conflict, Forbidden, Gone, Invalid, NotFound
-from app.pagination import InvalidCursor, decode_cursor, page_of
+from app.nudges import outbox
+from app.pagination import decode_instant_cursor, encode_instant_cursor, page_of
 
 MAX_BACKDATE = timedelta(days=7)
 MAX_AHEAD = timedelta(minutes=5)
@@ -138,6 +139,8 @@ def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> t
     session.add(bid)
     session.flush()
     bank.record_change(session, couple, None, bank.entry_for(couple, bid))
+    # The outbox row commits with the bid, or not at all.
+    outbox.on_bid_logged(session, bid, user, _partner_id(session, couple, user.id), now)
     return bid, True
 
 
@@ -207,19 +210,6 @@ def history_couple_id(session: Session, user: User, couple_id: uuid.UUID | None)
     return found
 
 
-def _bid_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    occurred, bid_id = decode_cursor(cursor, size=2)
-    try:
-        if not isinstance(occurred, str) or not isinstance(bid_id, str):
-            raise ValueError("cursor values are strings")
-        after_at, after_id = datetime.fromisoformat(occurred), uuid.UUID(bid_id)
-        if after_at.tzinfo is None:
-            raise ValueError("cursor instants carry an offset")
-    except ValueError:
-        raise InvalidCursor("The cursor is not one this API gave out.") from None
-    return after_at, after_id
-
-
 def list_bids(
     session: Session,
     user: User,
@@ -241,11 +231,11 @@ def list_bids(
     if kind is not None:
         query = query.where(Bid.kind == kind)
     if cursor is not None:
-        after_at, after_id = _bid_cursor(cursor)
+        after_at, after_id = decode_instant_cursor(cursor)
         query = query.where(
             (Bid.occurred_at < after_at) | ((Bid.occurred_at == after_at) & (Bid.id < after_id))
         )
     rows = list(
         session.scalars(query.order_by(Bid.occurred_at.desc(), Bid.id.desc()).limit(limit + 1))
     )
-    return page_of(rows, limit, lambda b: [b.occurred_at.isoformat(), str(b.id)])
+    return page_of(rows, limit, lambda b: encode_instant_cursor(b.occurred_at, b.id))

@@ -1,0 +1,317 @@
+"""Sending nudges: claim due outbox rows, push them outside the claiming transaction, record.
+
+A claim marks rows ``sending`` with a claim id and a lease, taken with FOR UPDATE SKIP
+LOCKED on PostgreSQL (the write lock on SQLite), so two workers never take the same row.
+Outcomes are written only where the claim id still matches. Failed pushes back off
+exponentially with jitter, never sooner than the provider's Retry-After, and every row
+ends delivered or dead with a reason; one missed beyond the grace window is dropped.
+"""
+
+import logging
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.clock import Clock
+from app.config import Settings
+from app.db import transaction
+from app.nudges.models import Device, Notification, PushTicket
+from app.nudges.providers import PushMessage, PushOutcome, PushProvider, UnsupportedProvider
+from app.nudges.providers.expo import ExpoProvider
+from app.nudges.providers.log import LogProvider
+from app.nudges.providers.webhook import WebhookProvider
+
+log = logging.getLogger(__name__)
+
+RECEIPT_DELAY = timedelta(minutes=15)
+RECEIPT_GIVE_UP = timedelta(days=1)
+
+
+class Providers:
+    """Which provider sends to which kind of device, from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._log = LogProvider() if settings.push_provider == "log" else None
+        self._expo = (
+            ExpoProvider(
+                settings.expo_base_url, settings.expo_access_token, settings.push_timeout_seconds
+            )
+            if settings.push_provider == "expo"
+            else None
+        )
+        self._webhook = WebhookProvider(settings.push_timeout_seconds)
+
+    def for_device(self, device_provider: str) -> PushProvider:
+        if self._log is not None:
+            return self._log
+        if device_provider == "expo" and self._expo is not None:
+            return self._expo
+        if device_provider == "webhook":
+            return self._webhook
+        return UnsupportedProvider(device_provider)
+
+    def close(self) -> None:
+        if self._expo is not None:
+            self._expo.close()
+        self._webhook.close()
+
+
+@dataclass
+class Claimed:
+    id: uuid.UUID
+    claim_id: uuid.UUID
+    user_id: uuid.UUID
+    attempts: int
+    title: str
+    body: str
+    data: dict[str, Any]
+    devices: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)  # id, provider, token
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    claimed: int
+    delivered: int
+    retried: int
+    dead: int
+    dropped: int
+
+
+def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Claimed], int]:
+    """Take a batch of due rows for this worker; also drop the ones missed beyond grace."""
+    rows = session.scalars(
+        select(Notification)
+        .where(
+            Notification.next_attempt_at <= now,
+            or_(
+                Notification.status == "pending",
+                (Notification.status == "sending") & (Notification.claimed_until < now),
+            ),
+        )
+        .order_by(Notification.next_attempt_at)
+        .limit(settings.dispatch_batch_size)
+        .with_for_update(skip_locked=True)
+    ).all()
+    grace = timedelta(minutes=settings.nudge_grace_minutes)
+    claimed, dropped = [], 0
+    for row in rows:
+        if row.attempts == 0 and now - row.due_at > grace:
+            row.status, row.last_error = "dropped", "missed: due too long ago when sending resumed"
+            dropped += 1
+            continue
+        row.status = "sending"
+        row.claim_id = uuid.uuid4()
+        row.claimed_until = now + timedelta(seconds=settings.push_lease_seconds)
+        claimed.append(
+            Claimed(
+                row.id,
+                row.claim_id,
+                row.user_id,
+                row.attempts,
+                row.push_title,
+                row.push_body,
+                dict(row.data or {}),
+            )
+        )
+    if claimed:
+        by_user: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)
+        for device in session.execute(
+            select(Device.user_id, Device.id, Device.provider, Device.token).where(
+                Device.user_id.in_({c.user_id for c in claimed}), Device.disabled_at.is_(None)
+            )
+        ):
+            by_user[device.user_id].append((device.id, device.provider, device.token))
+        for item in claimed:
+            item.devices = by_user[item.user_id]
+    session.flush()
+    return claimed, dropped
+
+
+def send(
+    claimed: list[Claimed], providers: Providers
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, PushOutcome]]]:
+    """Push every claimed nudge to each of its user's devices, in provider-sized batches."""
+    queues: dict[int, tuple[PushProvider, list[tuple[uuid.UUID, PushMessage]]]] = {}
+    for item in claimed:
+        for device_id, device_provider, token in item.devices:
+            provider = providers.for_device(device_provider)
+            message = PushMessage(
+                str(device_id),
+                token,
+                item.title,
+                item.body,
+                {**item.data, "notification_id": str(item.id)},
+            )
+            queues.setdefault(id(provider), (provider, []))[1].append((item.id, message))
+    outcomes: dict[uuid.UUID, list[tuple[uuid.UUID, PushOutcome]]] = defaultdict(list)
+    for provider, queue in queues.values():
+        for start in range(0, len(queue), provider.max_batch):
+            chunk = queue[start : start + provider.max_batch]
+            results = provider.send([message for _, message in chunk])
+            for (notification_id, message), outcome in zip(chunk, results, strict=True):
+                outcomes[notification_id].append((uuid.UUID(message.device_id), outcome))
+    return outcomes
+
+
+def backoff(
+    attempt: int, settings: Settings, retry_after: float | None, rng: random.Random
+) -> float:
+    """Seconds until the next try: exponential with equal jitter, at least Retry-After."""
+    ceiling = min(
+        settings.push_retry_max_seconds, settings.push_retry_base_seconds * 2 ** max(0, attempt - 1)
+    )
+    delay = rng.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def record(
+    session: Session,
+    claimed: list[Claimed],
+    outcomes: dict[uuid.UUID, list[tuple[uuid.UUID, PushOutcome]]],
+    now: datetime,
+    settings: Settings,
+    rng: random.Random,
+) -> tuple[int, int, int]:
+    delivered = retried = dead = 0
+    gone: dict[uuid.UUID, str] = {}
+    for item in claimed:
+        results = outcomes.get(item.id, [])
+        attempts = item.attempts + 1
+        values: dict[str, Any] = {"attempts": attempts, "claim_id": None, "claimed_until": None}
+        accepted = [(d, o) for d, o in results if o.accepted]
+        for device_id, outcome in results:
+            if outcome.device_gone:
+                gone[device_id] = outcome.error or "gone"
+        errors = "; ".join(sorted({o.error or "error" for _, o in results if not o.accepted}))
+        if not results:
+            values |= {"status": "dead", "last_error": "no active device; kept in the inbox"}
+            dead += 1
+        elif accepted:
+            values |= {"status": "delivered", "delivered_at": now, "last_error": errors or None}
+            delivered += 1
+        elif any(o.retryable for _, o in results) and attempts < settings.push_max_attempts:
+            retry_after = max((o.retry_after or 0.0) for _, o in results)
+            delay = backoff(attempts, settings, retry_after, rng)
+            values |= {
+                "status": "pending",
+                "next_attempt_at": now + timedelta(seconds=delay),
+                "last_error": errors[:500],
+            }
+            retried += 1
+        else:
+            reason = (
+                errors
+                if not any(o.retryable for _, o in results)
+                else (f"gave up after {attempts} attempts: {errors}")
+            )
+            values |= {"status": "dead", "last_error": reason[:500]}
+            dead += 1
+        written = session.execute(
+            update(Notification)
+            .where(Notification.id == item.id, Notification.claim_id == item.claim_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if written.rowcount != 1:  # type: ignore[attr-defined]
+            log.warning(
+                "a nudge's claim expired before its outcome was recorded",
+                extra={"notification_id": str(item.id)},
+            )
+            continue
+        session.add_all(
+            PushTicket(
+                notification_id=item.id, device_id=device_id, ticket=outcome.ticket, created_at=now
+            )
+            for device_id, outcome in accepted
+            if outcome.ticket
+        )
+    for device_id, reason in gone.items():
+        disable_device(session, device_id, reason, now)
+    session.flush()
+    return delivered, retried, dead
+
+
+def disable_device(session: Session, device_id: uuid.UUID, reason: str, now: datetime) -> None:
+    session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.disabled_at.is_(None))
+        .values(disabled_at=now, disabled_reason=reason[:200])
+    )
+
+
+def dispatch_once(
+    factory: sessionmaker[Session],
+    providers: Providers,
+    clock: Clock,
+    settings: Settings,
+    rng: random.Random | None = None,
+) -> DispatchResult:
+    """One claim → send → record round."""
+    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    with transaction(factory) as session:
+        claimed, dropped = claim(session, clock.now(), settings)
+    outcomes = send(claimed, providers) if claimed else {}
+    delivered = retried = dead = 0
+    if claimed:
+        with transaction(factory) as session:
+            delivered, retried, dead = record(
+                session, claimed, outcomes, clock.now(), settings, rng
+            )
+    return DispatchResult(len(claimed), delivered, retried, dead, dropped)
+
+
+def check_receipts(
+    factory: sessionmaker[Session], providers: Providers, clock: Clock, limit: int = 1000
+) -> int:
+    """Ask providers how accepted pushes ended; disable devices they report as gone."""
+    now = clock.now()
+    with transaction(factory, write=False) as session:
+        pending = session.execute(
+            select(
+                PushTicket.id,
+                PushTicket.ticket,
+                PushTicket.device_id,
+                PushTicket.created_at,
+                Device.provider,
+            )
+            .join(Device, Device.id == PushTicket.device_id)
+            .where(
+                PushTicket.receipt_checked_at.is_(None),
+                PushTicket.created_at <= now - RECEIPT_DELAY,
+            )
+            .limit(limit)
+        ).all()
+    if not pending:
+        return 0
+    by_provider: dict[int, tuple[PushProvider, list[Any]]] = {}
+    for row in pending:
+        provider = providers.for_device(row.provider)
+        by_provider.setdefault(id(provider), (provider, []))[1].append(row)
+    checked = 0
+    with transaction(factory) as session:
+        for provider, rows in by_provider.values():
+            found = provider.receipts([r.ticket for r in rows])
+            for row in rows:
+                outcome = found.get(row.ticket)
+                if outcome is None and now - row.created_at < RECEIPT_GIVE_UP:
+                    continue
+                status = (
+                    "unknown"
+                    if outcome is None
+                    else ("ok" if outcome.accepted else (outcome.error or "error"))
+                )
+                session.execute(
+                    update(PushTicket)
+                    .where(PushTicket.id == row.id)
+                    .values(receipt_checked_at=now, receipt_status=status[:32])
+                )
+                if outcome is not None and outcome.device_gone:
+                    disable_device(session, row.device_id, outcome.error or "gone", now)
+                checked += 1
+    return checked

@@ -1,0 +1,96 @@
+import re
+import uuid
+from datetime import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
+
+from app.fields import StrictInput, UtcDateTime
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _parse_hhmm(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _HHMM.match(value)
+        if not match:
+            raise ValueError("must be a local time as HH:MM, 00:00 to 23:59")
+        return time(int(match[1]), int(match[2]))
+    if isinstance(value, time):
+        return value
+    raise ValueError("must be a local time as HH:MM, 00:00 to 23:59")
+
+
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_parse_hhmm),
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": _HHMM.pattern}, examples=["19:00"]),
+]
+
+
+class NudgeKinds(StrictInput):
+    daily_suggestion: bool = True
+    partner_bid: bool = True
+    reconnect: bool = True
+    weekly_summary: bool = True
+
+
+class NudgeSettingsPublic(BaseModel):
+    enabled: bool
+    discreet: bool = Field(description="Lock screens show no kind of bid and no words of yours")
+    daily_time: LocalTime
+    quiet_start: LocalTime
+    quiet_end: LocalTime
+    kinds: NudgeKinds
+    next_daily_at: UtcDateTime | None = Field(description="When the next daily nudge is planned")
+
+
+class NudgeSettingsUpdate(StrictInput):
+    """The whole settings document (PUT): every field is required."""
+
+    enabled: bool
+    discreet: bool
+    daily_time: LocalTime
+    quiet_start: LocalTime
+    quiet_end: LocalTime
+    kinds: NudgeKinds
+
+
+class DeviceCreate(StrictInput):
+    provider: Literal["expo", "fcm", "webhook"]
+    token: str = Field(
+        min_length=1, max_length=512, examples=["ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]"]
+    )
+    platform: Literal["ios", "android", "web", "server"]
+
+    @model_validator(mode="after")
+    def _token_fits_provider(self) -> "DeviceCreate":
+        if self.provider == "expo" and not re.fullmatch(
+            r"Expo(nent)?PushToken\[[^\[\]\s]{1,200}\]", self.token
+        ):
+            raise ValueError("token: an Expo push token looks like ExponentPushToken[...]")
+        if self.provider == "webhook" and not re.fullmatch(r"https?://[^\s]+", self.token):
+            raise ValueError("token: a webhook token is the http(s) URL to POST to")
+        return self
+
+
+class DevicePublic(BaseModel):
+    id: uuid.UUID
+    provider: str
+    platform: str
+    created_at: UtcDateTime
+    last_seen_at: UtcDateTime
+    enabled: bool
+    disabled_reason: str | None
+
+
+class NotificationPublic(BaseModel):
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any]
+    created_at: UtcDateTime
+    due_at: UtcDateTime
+    read_at: UtcDateTime | None

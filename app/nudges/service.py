@@ -1,0 +1,160 @@
+"""Nudge settings, devices and the in-app inbox."""
+
+import uuid
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.errors import NotFound
+from app.nudges import planner
+from app.nudges.models import Device, Notification, NudgeSettings
+from app.nudges.schemas import DeviceCreate, NudgeKinds, NudgeSettingsPublic, NudgeSettingsUpdate
+from app.pagination import decode_instant_cursor, encode_instant_cursor, page_of
+
+DEFAULT_DAILY_TIME = time(19, 0)
+DEFAULT_QUIET_START = time(22, 0)
+DEFAULT_QUIET_END = time(7, 0)
+
+
+def _schedule(prefs: NudgeSettings, timezone: str, now: datetime) -> None:
+    prefs.next_daily_at = (
+        planner.next_daily_slot(now, prefs.daily_time, prefs.quiet_start, prefs.quiet_end, timezone)
+        if prefs.enabled
+        else None
+    )
+
+
+def create_defaults(session: Session, user: User, now: datetime) -> NudgeSettings:
+    prefs = NudgeSettings(
+        user_id=user.id,
+        enabled=True,
+        discreet=True,
+        daily_time=DEFAULT_DAILY_TIME,
+        quiet_start=DEFAULT_QUIET_START,
+        quiet_end=DEFAULT_QUIET_END,
+        daily_suggestion=True,
+        partner_bid=True,
+        reconnect=True,
+        weekly_summary=True,
+        updated_at=now,
+    )
+    _schedule(prefs, user.timezone, now)
+    session.add(prefs)
+    session.flush()
+    return prefs
+
+
+def settings_of(session: Session, user: User, now: datetime) -> NudgeSettings:
+    return session.get(NudgeSettings, user.id) or create_defaults(session, user, now)
+
+
+def to_public(prefs: NudgeSettings) -> NudgeSettingsPublic:
+    return NudgeSettingsPublic(
+        enabled=prefs.enabled,
+        discreet=prefs.discreet,
+        daily_time=prefs.daily_time,
+        quiet_start=prefs.quiet_start,
+        quiet_end=prefs.quiet_end,
+        kinds=NudgeKinds(
+            daily_suggestion=prefs.daily_suggestion,
+            partner_bid=prefs.partner_bid,
+            reconnect=prefs.reconnect,
+            weekly_summary=prefs.weekly_summary,
+        ),
+        next_daily_at=prefs.next_daily_at,
+    )
+
+
+def replace_settings(
+    session: Session, user: User, data: NudgeSettingsUpdate, now: datetime
+) -> NudgeSettings:
+    prefs = settings_of(session, user, now)
+    prefs.enabled, prefs.discreet = data.enabled, data.discreet
+    prefs.daily_time, prefs.quiet_start, prefs.quiet_end = (
+        data.daily_time,
+        data.quiet_start,
+        data.quiet_end,
+    )
+    for kind, wanted in data.kinds.model_dump().items():
+        setattr(prefs, kind, wanted)
+    prefs.updated_at = now
+    # Re-planning today is harmless: the daily dedupe key allows one per local date.
+    _schedule(prefs, user.timezone, now)
+    session.flush()
+    return prefs
+
+
+def reschedule(session: Session, user: User, now: datetime) -> None:
+    """After the user's time zone changed."""
+    prefs = session.get(NudgeSettings, user.id)
+    if prefs is not None:
+        _schedule(prefs, user.timezone, now)
+        session.flush()
+
+
+def register_device(
+    session: Session, user: User, data: DeviceCreate, now: datetime
+) -> tuple[Device, bool]:
+    """Upsert by token: a token seen before moves to this user and is enabled again."""
+    device = session.scalars(select(Device).where(Device.token == data.token)).one_or_none()
+    created = device is None
+    if device is None:
+        device = Device(token=data.token, created_at=now)
+        session.add(device)
+    device.user_id, device.provider, device.platform = user.id, data.provider, data.platform
+    device.last_seen_at, device.disabled_at, device.disabled_reason = now, None, None
+    session.flush()
+    return device, created
+
+
+def devices_of(session: Session, user: User) -> list[Device]:
+    return list(
+        session.scalars(
+            select(Device).where(Device.user_id == user.id).order_by(Device.created_at, Device.id)
+        )
+    )
+
+
+def delete_device(session: Session, user: User, device_id: uuid.UUID) -> None:
+    device = session.get(Device, device_id)
+    if device is None or device.user_id != user.id:
+        raise NotFound("No device with this id.")
+    session.delete(device)
+    session.flush()
+
+
+def inbox(
+    session: Session, user: User, now: datetime, *, limit: int, cursor: str | None
+) -> tuple[list[Notification], str | None]:
+    """The user's nudges that are due, newest first (one held back by quiet hours waits)."""
+    query = select(Notification).where(
+        Notification.user_id == user.id,
+        Notification.due_at <= now,
+        Notification.status != "dropped",
+    )
+    if cursor is not None:
+        after_at, after_id = decode_instant_cursor(cursor)
+        query = query.where(
+            (Notification.due_at < after_at)
+            | ((Notification.due_at == after_at) & (Notification.id < after_id))
+        )
+    rows = list(
+        session.scalars(
+            query.order_by(Notification.due_at.desc(), Notification.id.desc()).limit(limit + 1)
+        )
+    )
+    return page_of(rows, limit, lambda n: encode_instant_cursor(n.due_at, n.id))
+
+
+def mark_read(
+    session: Session, user: User, notification_id: uuid.UUID, now: datetime
+) -> Notification:
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user.id or notification.due_at > now:
+        raise NotFound("No notification with this id.")
+    if notification.read_at is None:
+        notification.read_at = now
+        session.flush()
+    return notification
