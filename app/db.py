@@ -5,10 +5,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, Dialect, MetaData, Uuid, create_engine, event
+from sqlalchemy import DateTime, Dialect, MetaData, Table, Uuid, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -142,3 +142,8 @@ def commit_then_raise(session: Session, error: Exception) -> NoReturn:
     """Keep what was recorded (a failed attempt, a revoked token family), then fail the request."""
     session.commit()
     raise error
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for set-based Core statements on hot paths."""
+    return cast(Table, model.__table__)

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from app import migrations
-from app.db import make_engine
+from tests.databases import create_database, drop_database
 
 SECRET = "benchmark-secret-key-0123456789-0123456789"
 POSTGRES_URL = os.environ.get("TEND_BENCH_POSTGRES_URL") or os.environ.get(
@@ -56,25 +54,13 @@ def backends() -> list[str]:
 @contextmanager
 def fresh_database(backend: str) -> Iterator[str]:
     """A migrated, empty database, dropped afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as directory:
-            url = f"sqlite:///{Path(directory) / 'bench.db'}"
+    with tempfile.TemporaryDirectory() as directory:
+        url = create_database(backend, Path(directory), "bench", base_url=POSTGRES_URL)
+        try:
             migrations.upgrade(url)
             yield url
-        return
-    name = f"{make_url(POSTGRES_URL).database}_bench_{os.getpid()}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrations.upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        finally:
+            drop_database(url, base_url=POSTGRES_URL)
 
 
 def _free_port() -> int:

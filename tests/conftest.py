@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from app import migrations
 from app.clock import FrozenClock
@@ -22,8 +22,8 @@ from app.config import Environment, Settings
 from app.db import make_engine
 from app.main import create_app
 from app.models import Base
+from tests.databases import POSTGRES_URL, create_database, drop_database
 
-POSTGRES_URL = os.environ.get("TEND_TEST_POSTGRES_URL", "")
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -51,26 +51,8 @@ class Database:
                     conn.execute(text(f"DELETE FROM {table}"))
 
 
-def _postgres_admin(sql: str) -> None:
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(sql))
-    admin.dispose()
-
-
 def fresh_database_url(backend: str, directory: Path, name: str) -> str:
-    """An empty database of its own, named per test process so parallel runs never collide."""
-    if backend == "sqlite":
-        return f"sqlite:///{directory / f'{name}.db'}"
-    name = f"{make_url(POSTGRES_URL).database}_{name}_{os.getpid()}"
-    _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _postgres_admin(f'CREATE DATABASE "{name}"')
-    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    if url.startswith("postgresql"):
-        _postgres_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    return create_database(backend, directory, name)
 
 
 def _backends() -> list[object]:

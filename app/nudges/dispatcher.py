@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
-from app.db import transaction
+from app.db import table_of, transaction
 from app.nudges.models import Device, Notification, PushTicket
 from app.nudges.providers import PushMessage, PushOutcome, PushProvider, UnsupportedProvider
 from app.nudges.providers.expo import ExpoProvider
@@ -84,9 +84,21 @@ class DispatchResult:
 
 
 def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Claimed], int]:
-    """Take a batch of due rows for this worker; also drop the ones missed beyond grace."""
-    rows = session.scalars(
-        select(Notification)
+    """Take a batch of due rows for this worker; also drop the ones missed beyond grace.
+
+    Set-based on purpose: one SELECT … FOR UPDATE SKIP LOCKED and one UPDATE per batch.
+    """
+    table = table_of(Notification)
+    rows = session.execute(
+        select(
+            Notification.id,
+            Notification.user_id,
+            Notification.attempts,
+            Notification.due_at,
+            Notification.push_title,
+            Notification.push_body,
+            Notification.data,
+        )
         .where(
             Notification.next_attempt_at <= now,
             or_(
@@ -99,38 +111,47 @@ def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Cla
         .with_for_update(skip_locked=True)
     ).all()
     grace = timedelta(minutes=settings.nudge_grace_minutes)
-    claimed, dropped = [], 0
-    for row in rows:
-        if row.attempts == 0 and now - row.due_at > grace:
-            row.status, row.last_error = "dropped", "missed: due too long ago when sending resumed"
-            dropped += 1
-            continue
-        row.status = "sending"
-        row.claim_id = uuid.uuid4()
-        row.claimed_until = now + timedelta(seconds=settings.push_lease_seconds)
-        claimed.append(
-            Claimed(
-                row.id,
-                row.claim_id,
-                row.user_id,
-                row.attempts,
-                row.push_title,
-                row.push_body,
-                dict(row.data or {}),
-            )
+    missed = {r.id for r in rows if r.attempts == 0 and now - r.due_at > grace}
+    if missed:
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(missed))
+            .values(status="dropped", last_error="missed: due too long ago when sending resumed")
         )
-    if claimed:
-        by_user: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)
-        for device in session.execute(
-            select(Device.user_id, Device.id, Device.provider, Device.token).where(
-                Device.user_id.in_({c.user_id for c in claimed}), Device.disabled_at.is_(None)
-            )
-        ):
-            by_user[device.user_id].append((device.id, device.provider, device.token))
-        for item in claimed:
-            item.devices = by_user[item.user_id]
-    session.flush()
-    return claimed, dropped
+    live = [r for r in rows if r.id not in missed]
+    if not live:
+        return [], len(missed)
+    claim_id = uuid.uuid4()
+    session.execute(
+        update(table)
+        .where(table.c.id.in_([r.id for r in live]))
+        .values(
+            status="sending",
+            claim_id=claim_id,
+            claimed_until=now + timedelta(seconds=settings.push_lease_seconds),
+        )
+    )
+    by_user: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)
+    for device in session.execute(
+        select(Device.user_id, Device.id, Device.provider, Device.token).where(
+            Device.user_id.in_({r.user_id for r in live}), Device.disabled_at.is_(None)
+        )
+    ):
+        by_user[device.user_id].append((device.id, device.provider, device.token))
+    claimed = [
+        Claimed(
+            r.id,
+            claim_id,
+            r.user_id,
+            r.attempts,
+            r.push_title,
+            r.push_body,
+            dict(r.data or {}),
+            by_user[r.user_id],
+        )
+        for r in live
+    ]
+    return claimed, len(missed)
 
 
 def send(
@@ -178,62 +199,83 @@ def record(
     settings: Settings,
     rng: random.Random,
 ) -> tuple[int, int, int]:
-    delivered = retried = dead = 0
+    """Write each claimed row's outcome, only where this worker's claim still holds."""
+    table = table_of(Notification)
+    changes: list[dict[str, Any]] = []
     gone: dict[uuid.UUID, str] = {}
+    tickets: list[dict[str, Any]] = []
+    delivered = retried = dead = 0
     for item in claimed:
         results = outcomes.get(item.id, [])
         attempts = item.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "claim_id": None, "claimed_until": None}
-        accepted = [(d, o) for d, o in results if o.accepted]
         for device_id, outcome in results:
             if outcome.device_gone:
                 gone[device_id] = outcome.error or "gone"
+        accepted = [(d, o) for d, o in results if o.accepted]
         errors = "; ".join(sorted({o.error or "error" for _, o in results if not o.accepted}))
+        change: dict[str, Any] = {
+            "b_id": item.id,
+            "b_claim": item.claim_id,
+            "attempts": attempts,
+            "status": "dead",
+            "delivered_at": None,
+            "next_attempt_at": now,
+            "last_error": None,
+        }
         if not results:
-            values |= {"status": "dead", "last_error": "no active device; kept in the inbox"}
+            change["last_error"] = "no active device; kept in the inbox"
             dead += 1
         elif accepted:
-            values |= {"status": "delivered", "delivered_at": now, "last_error": errors or None}
+            change |= {"status": "delivered", "delivered_at": now, "last_error": errors or None}
             delivered += 1
+            tickets += [
+                {
+                    "id": uuid.uuid4(),
+                    "notification_id": item.id,
+                    "device_id": device_id,
+                    "ticket": outcome.ticket,
+                    "created_at": now,
+                }
+                for device_id, outcome in accepted
+                if outcome.ticket
+            ]
         elif any(o.retryable for _, o in results) and attempts < settings.push_max_attempts:
             retry_after = max((o.retry_after or 0.0) for _, o in results)
             delay = backoff(attempts, settings, retry_after, rng)
-            values |= {
+            change |= {
                 "status": "pending",
                 "next_attempt_at": now + timedelta(seconds=delay),
                 "last_error": errors[:500],
             }
             retried += 1
         else:
-            reason = (
-                errors
-                if not any(o.retryable for _, o in results)
-                else (f"gave up after {attempts} attempts: {errors}")
-            )
-            values |= {"status": "dead", "last_error": reason[:500]}
+            retryable = any(o.retryable for _, o in results)
+            reason = f"gave up after {attempts} attempts: {errors}" if retryable else errors
+            change["last_error"] = reason[:500]
             dead += 1
-        written = session.execute(
-            update(Notification)
-            .where(Notification.id == item.id, Notification.claim_id == item.claim_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if written.rowcount != 1:  # type: ignore[attr-defined]
-            log.warning(
-                "a nudge's claim expired before its outcome was recorded",
-                extra={"notification_id": str(item.id)},
-            )
-            continue
-        session.add_all(
-            PushTicket(
-                notification_id=item.id, device_id=device_id, ticket=outcome.ticket, created_at=now
-            )
-            for device_id, outcome in accepted
-            if outcome.ticket
-        )
+        changes.append(change)
+    # One statement for the batch (executemany), each row guarded by this worker's claim.
+    written = session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.claim_id == bindparam("b_claim"))
+        .values(
+            status=bindparam("status"),
+            attempts=bindparam("attempts"),
+            delivered_at=bindparam("delivered_at"),
+            next_attempt_at=bindparam("next_attempt_at"),
+            last_error=bindparam("last_error"),
+            claim_id=None,
+            claimed_until=None,
+        ),
+        changes,
+    )
+    lost = len(changes) - written.rowcount  # type: ignore[attr-defined]
+    if written.rowcount >= 0 and lost:  # type: ignore[attr-defined]
+        log.warning("claims expired before their outcome was recorded", extra={"lost": lost})
+    if tickets:
+        session.execute(insert(table_of(PushTicket)), tickets)
     for device_id, reason in gone.items():
         disable_device(session, device_id, reason, now)
-    session.flush()
     return delivered, retried, dead
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.models import User
@@ -21,7 +21,7 @@ from app.bank import service as bank
 from app.bank.models import CoupleDay
 from app.bids.models import Bid
 from app.couples.models import Couple, CoupleMember
-from app.db import insert_for
+from app.db import insert_for, table_of
 from app.nudges import planner, texts
 from app.nudges.catalogue import GESTURES, Gesture
 from app.nudges.models import Notification, NudgeSettings
@@ -39,8 +39,11 @@ WEEKLY_ON = 6  # Sunday
 def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert nudges; one whose dedupe key exists already is skipped, not an error."""
     if rows:
+        # Core, not ORM: the planner inserts thousands of rows a batch.
         session.execute(
-            insert_for(session)(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+            insert_for(session)(table_of(Notification)).on_conflict_do_nothing(
+                index_elements=["dedupe_key"]
+            ),
             rows,
         )
 
@@ -329,6 +332,7 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
         )
     enqueue(session, rows)
 
+    moves = []
     for due in dues:
         prefs = due.prefs
         upcoming = planner.next_daily_slot(
@@ -338,9 +342,15 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
             upcoming = planner.next_daily_slot(
                 now - grace, prefs.daily_time, prefs.quiet_start, prefs.quiet_end, due.timezone
             )
-        prefs.next_daily_at = upcoming
-    session.flush()
-    dropped = len(dues) - len(live)
+        moves.append({"b_user": prefs.user_id, "next_daily_at": upcoming})
+    table = table_of(NudgeSettings)
+    session.execute(
+        update(table)
+        .where(table.c.user_id == bindparam("b_user"))
+        .values(next_daily_at=bindparam("next_daily_at")),
+        moves,
+    )
+    dropped = sum(1 for d in dues if d.prefs.enabled and now - d.slot > grace)
     if dropped:
         log.info("nudge slots missed beyond the grace window", extra={"dropped": dropped})
     return PlanResult(users=len(dues), planned=len(rows), dropped=dropped)

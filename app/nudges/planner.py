@@ -6,9 +6,9 @@ hours, so daylight saving time neither skips nor doubles one: a time skipped by 
 spring-forward gap happens when the gap ends, a time that happens twice counts once.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from app.stats.days import zone
+from app.stats.days import wall_to_instant, zone
 
 
 def in_quiet_hours(at: time, quiet_start: time, quiet_end: time) -> bool:
@@ -20,8 +20,8 @@ def in_quiet_hours(at: time, quiet_start: time, quiet_end: time) -> bool:
 
 
 def local_instant(day: date, at: time, timezone: str) -> datetime:
-    """The UTC instant of a wall-clock time; PEP 495 fold=0 resolves gaps and repeats."""
-    return datetime.combine(day, at).replace(tzinfo=zone(timezone)).astimezone(UTC)
+    """The UTC instant of a wall-clock time on a local date (see ``wall_to_instant``)."""
+    return wall_to_instant(datetime.combine(day, at), timezone)
 
 
 def daily_slot(

@@ -12,7 +12,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 def _parse_hhmm(value: Any) -> Any:
     if isinstance(value, str):
-        match = _HHMM.match(value)
+        match = _HHMM.fullmatch(value)
         if not match:
             raise ValueError("must be a local time as HH:MM, 00:00 to 23:59")
         return time(int(match[1]), int(match[2]))
@@ -30,10 +30,12 @@ LocalTime = Annotated[
 
 
 class NudgeKinds(StrictInput):
-    daily_suggestion: bool = True
-    partner_bid: bool = True
-    reconnect: bool = True
-    weekly_summary: bool = True
+    """Which kinds of nudge are on; every key is required, so none is switched silently."""
+
+    daily_suggestion: bool
+    partner_bid: bool
+    reconnect: bool
+    weekly_summary: bool
 
 
 class NudgeSettingsPublic(BaseModel):

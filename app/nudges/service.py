@@ -6,7 +6,7 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import User
+from app.accounts.models import Role, User
 from app.errors import NotFound
 from app.nudges import planner
 from app.nudges.models import Device, Notification, NudgeSettings
@@ -18,10 +18,13 @@ DEFAULT_QUIET_START = time(22, 0)
 DEFAULT_QUIET_END = time(7, 0)
 
 
-def _schedule(prefs: NudgeSettings, timezone: str, now: datetime) -> None:
+def _schedule(prefs: NudgeSettings, user: User, now: datetime) -> None:
+    """Set the next daily slot; coaches have none, daily nudges are about a couple."""
     prefs.next_daily_at = (
-        planner.next_daily_slot(now, prefs.daily_time, prefs.quiet_start, prefs.quiet_end, timezone)
-        if prefs.enabled
+        planner.next_daily_slot(
+            now, prefs.daily_time, prefs.quiet_start, prefs.quiet_end, user.timezone
+        )
+        if prefs.enabled and user.role == Role.partner
         else None
     )
 
@@ -40,7 +43,7 @@ def create_defaults(session: Session, user: User, now: datetime) -> NudgeSetting
         weekly_summary=True,
         updated_at=now,
     )
-    _schedule(prefs, user.timezone, now)
+    _schedule(prefs, user, now)
     session.add(prefs)
     session.flush()
     return prefs
@@ -81,7 +84,7 @@ def replace_settings(
         setattr(prefs, kind, wanted)
     prefs.updated_at = now
     # Re-planning today is harmless: the daily dedupe key allows one per local date.
-    _schedule(prefs, user.timezone, now)
+    _schedule(prefs, user, now)
     session.flush()
     return prefs
 
@@ -90,7 +93,7 @@ def reschedule(session: Session, user: User, now: datetime) -> None:
     """After the user's time zone changed."""
     prefs = session.get(NudgeSettings, user.id)
     if prefs is not None:
-        _schedule(prefs, user.timezone, now)
+        _schedule(prefs, user, now)
         session.flush()
 
 

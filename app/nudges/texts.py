@@ -21,8 +21,7 @@ def _push(discreet: bool, title: str, body: str, discreet_body: str) -> tuple[st
 
 
 def partner_bid(partner_name: str, kind: str, discreet: bool) -> Texts:
-    label = BY_KIND[kind].label.lower()
-    title = f"{partner_name} logged a {label} with you"
+    title = f"{partner_name} logged a moment with you: {BY_KIND[kind].label.lower()}"
     body = f"Did you notice? Let {partner_name} know how it landed."
     push_title, push_body = _push(discreet, title, body, f"{partner_name} logged a moment with you")
     return Texts(title, body, push_title, push_body)

@@ -16,6 +16,29 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def wall_to_instant(wall: datetime, timezone: str) -> datetime:
+    """The UTC instant of a wall-clock time in ``timezone``.
+
+    A time that happens twice (fall back) is its first occurrence. A time skipped by a
+    spring-forward gap is the instant the gap ends: PEP 495 (fold=0) would instead read it
+    with the old offset and land as far past the gap's end as the time is past its start.
+    """
+    tz = zone(timezone)
+    instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant
+    # In a gap: fold=1 reads it with the new offset, landing before the transition.
+    before = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    after_offset = instant.astimezone(tz).utcoffset()
+    while instant - before > timedelta(seconds=1):  # bisect to the transition
+        middle = before + (instant - before) / 2
+        if middle.astimezone(tz).utcoffset() == after_offset:
+            instant = middle
+        else:
+            before = middle
+    return instant.replace(microsecond=0) if instant.microsecond else instant
+
+
 def local_day(instant: datetime, timezone: str, day_start_hour: int) -> date:
     """The couple's day that ``instant`` belongs to."""
     wall = instant.astimezone(zone(timezone)).replace(tzinfo=None)
@@ -24,10 +47,7 @@ def local_day(instant: datetime, timezone: str, day_start_hour: int) -> date:
 
 def day_start(day: date, timezone: str, day_start_hour: int) -> datetime:
     """The instant (UTC) at which ``day`` begins."""
-    wall = datetime.combine(day, time(day_start_hour))
-    # PEP 495, fold=0: a wall time in a gap maps to the instant the gap ends, an ambiguous
-    # one to its first occurrence.
-    return wall.replace(tzinfo=zone(timezone)).astimezone(UTC)
+    return wall_to_instant(datetime.combine(day, time(day_start_hour)), timezone)
 
 
 def day_end(day: date, timezone: str, day_start_hour: int) -> datetime:
