@@ -4,7 +4,7 @@ TEND_BENCH_POSTGRES_URL (or TEND_TEST_POSTGRES_URL) is set."""
 import platform
 import sys
 
-from bench import bank, writes
+from bench import bank, nudges, writes
 from bench.common import backends, print_table
 
 
@@ -19,6 +19,8 @@ def main() -> int:
         figures += bank.run(backend)
         print(f"- bid writes, {backend}")
         figures += writes.run(backend)
+        print(f"- nudge fan-out, {backend}")
+        figures += nudges.run(backend)
     print_table(figures)
     return 0
 

@@ -2,13 +2,14 @@
 and to deliver them all to a local fake Expo server. Targets: enqueue < 10 s, deliver <
 60 s on PostgreSQL. Baseline: the time to INSERT the same number of bare outbox rows."""
 
+import multiprocessing
 import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from app.accounts.models import User
 from app.clock import FrozenClock
@@ -126,6 +127,42 @@ def _baseline_insert(factory, now: datetime) -> float:
     return elapsed
 
 
+def _plan_all(url: str, now: datetime, batch_size: int) -> None:
+    """One worker's share of planning: batches until none is left (SKIP LOCKED splits them)."""
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    grace = timedelta(hours=2)
+    while True:
+        with transaction(factory) as session:
+            if outbox.plan_due(session, now, grace=grace, batch_size=batch_size).users == 0:
+                break
+    engine.dispose()
+
+
+def _time_planning(url: str, now: datetime, workers: int, batch_size: int) -> float:
+    started = time.perf_counter()
+    if workers == 1:
+        _plan_all(url, now, batch_size)
+    else:
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(target=_plan_all, args=(url, now, batch_size)) for _ in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+            if process.exitcode != 0:
+                raise RuntimeError("a planning worker failed")
+    return time.perf_counter() - started
+
+
+def _reset_plan(factory, now: datetime) -> None:
+    with transaction(factory) as session:
+        session.execute(delete(Notification))
+        session.execute(update(NudgeSettings).values(next_daily_at=now - timedelta(seconds=30)))
+
+
 def run(backend: str) -> list[Figure]:
     now = datetime(2026, 6, 10, 17, 0, 30, tzinfo=UTC)  # 19:00:30 in Berlin, a Wednesday
     clock = FrozenClock(now)
@@ -145,18 +182,9 @@ def run(backend: str) -> list[Figure]:
         print(f"  [{backend}] loaded {USERS:,} users in {time.perf_counter() - loading:.1f} s")
         baseline = _baseline_insert(factory, now)
 
-        started = time.perf_counter()
-        grace = timedelta(minutes=settings.nudge_grace_minutes)
-        while True:
-            with transaction(factory) as session:
-                if (
-                    outbox.plan_due(
-                        session, clock.now(), grace=grace, batch_size=settings.plan_batch_size
-                    ).users
-                    == 0
-                ):
-                    break
-        enqueue = time.perf_counter() - started
+        enqueue = _time_planning(url, now, 1, settings.plan_batch_size)
+        _reset_plan(factory, now)
+        enqueue_two = _time_planning(url, now, 2, settings.plan_batch_size)
 
         providers = dispatcher.Providers(settings)
         started = time.perf_counter()
@@ -175,8 +203,15 @@ def run(backend: str) -> list[Figure]:
         raise RuntimeError(f"delivered {delivered}, fake Expo accepted {len(expo.state.accepted)}")
     return [
         Figure(
-            f"enqueue {USERS:,} due nudges [{backend}]",
+            f"enqueue {USERS:,} due nudges, 1 worker [{backend}]",
             enqueue,
+            "s",
+            baseline=baseline,
+            baseline_name=f"bare INSERT of {USERS:,} outbox rows",
+        ),
+        Figure(
+            f"enqueue {USERS:,} due nudges, 2 workers [{backend}]",
+            enqueue_two,
             "s",
             baseline=baseline,
             baseline_name=f"bare INSERT of {USERS:,} outbox rows",

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
-from app.db import table_of, transaction
+from app.db import among, table_of, transaction
 from app.nudges.models import Device, Notification, PushTicket
 from app.nudges.providers import PushMessage, PushOutcome, PushProvider, UnsupportedProvider
 from app.nudges.providers.expo import ExpoProvider
@@ -30,6 +30,7 @@ from app.nudges.providers.webhook import WebhookProvider
 log = logging.getLogger(__name__)
 
 RECEIPT_DELAY = timedelta(minutes=15)
+_OUTCOME_FIELDS = ("status", "attempts", "delivered_at", "next_attempt_at", "last_error")
 RECEIPT_GIVE_UP = timedelta(days=1)
 
 
@@ -115,7 +116,7 @@ def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Cla
     if missed:
         session.execute(
             update(table)
-            .where(table.c.id.in_(missed))
+            .where(among(session, table.c.id, missed))
             .values(status="dropped", last_error="missed: due too long ago when sending resumed")
         )
     live = [r for r in rows if r.id not in missed]
@@ -124,7 +125,7 @@ def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Cla
     claim_id = uuid.uuid4()
     session.execute(
         update(table)
-        .where(table.c.id.in_([r.id for r in live]))
+        .where(among(session, table.c.id, [r.id for r in live]))
         .values(
             status="sending",
             claim_id=claim_id,
@@ -134,7 +135,8 @@ def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Cla
     by_user: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)
     for device in session.execute(
         select(Device.user_id, Device.id, Device.provider, Device.token).where(
-            Device.user_id.in_({r.user_id for r in live}), Device.disabled_at.is_(None)
+            among(session, Device.user_id, {r.user_id for r in live}),
+            Device.disabled_at.is_(None),
         )
     ):
         by_user[device.user_id].append((device.id, device.provider, device.token))
@@ -215,7 +217,6 @@ def record(
         errors = "; ".join(sorted({o.error or "error" for _, o in results if not o.accepted}))
         change: dict[str, Any] = {
             "b_id": item.id,
-            "b_claim": item.claim_id,
             "attempts": attempts,
             "status": "dead",
             "delivered_at": None,
@@ -254,24 +255,26 @@ def record(
             change["last_error"] = reason[:500]
             dead += 1
         changes.append(change)
-    # One statement for the batch (executemany), each row guarded by this worker's claim.
-    written = session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.claim_id == bindparam("b_claim"))
-        .values(
-            status=bindparam("status"),
-            attempts=bindparam("attempts"),
-            delivered_at=bindparam("delivered_at"),
-            next_attempt_at=bindparam("next_attempt_at"),
-            last_error=bindparam("last_error"),
-            claim_id=None,
-            claimed_until=None,
-        ),
-        changes,
-    )
-    lost = len(changes) - written.rowcount  # type: ignore[attr-defined]
-    if written.rowcount >= 0 and lost:  # type: ignore[attr-defined]
-        log.warning("claims expired before their outcome was recorded", extra={"lost": lost})
+    # Rows with the same outcome share one UPDATE, guarded by this worker's claim.
+    groups: dict[tuple[Any, ...], list[uuid.UUID]] = defaultdict(list)
+    for change in changes:
+        key = tuple(change[k] for k in _OUTCOME_FIELDS)
+        groups[key].append(change["b_id"])
+    written = 0
+    for key, ids in groups.items():
+        result = session.execute(
+            update(table)
+            .where(among(session, table.c.id, ids), table.c.claim_id == claimed[0].claim_id)
+            .values(
+                **dict(zip(_OUTCOME_FIELDS, key, strict=True)), claim_id=None, claimed_until=None
+            )
+        )
+        written += result.rowcount  # type: ignore[attr-defined]
+    if written != len(changes):
+        log.warning(
+            "claims expired before their outcome was recorded",
+            extra={"lost": len(changes) - written},
+        )
     if tickets:
         session.execute(insert(table_of(PushTicket)), tickets)
     for device_id, reason in gone.items():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.models import User
@@ -21,7 +21,7 @@ from app.bank import service as bank
 from app.bank.models import CoupleDay
 from app.bids.models import Bid
 from app.couples.models import Couple, CoupleMember
-from app.db import insert_for, table_of
+from app.db import among, insert_for, table_of
 from app.nudges import planner, texts
 from app.nudges.catalogue import GESTURES, Gesture
 from app.nudges.models import Notification, NudgeSettings
@@ -113,7 +113,7 @@ def on_bid_logged(
 
 @dataclass
 class _Due:
-    prefs: NudgeSettings
+    prefs: Any  # a nudge_settings row (plain columns, no ORM object: thousands a batch)
     timezone: str
     slot: datetime
 
@@ -133,9 +133,19 @@ class PlanResult:
 
 def choose_gesture(rng: random.Random, recent: set[str], kind_counts: dict[str, int]) -> Gesture:
     """A gesture not suggested in two weeks, of a kind the couple made least lately."""
-    fresh = [g for g in GESTURES if g.key not in recent] or list(GESTURES)
-    fewest = min(kind_counts.get(g.kind, 0) for g in fresh)
-    return rng.choice([g for g in fresh if kind_counts.get(g.kind, 0) == fewest])
+    best: list[Gesture] = []
+    fewest = 0
+    for gesture in GESTURES:
+        if gesture.key in recent:
+            continue
+        made = kind_counts.get(gesture.kind, 0)
+        if not best or made < fewest:
+            best, fewest = [gesture], made
+        elif made == fewest:
+            best.append(gesture)
+    if not best:  # every gesture was suggested lately: any may come again
+        return choose_gesture(rng, set(), kind_counts)
+    return rng.choice(best)
 
 
 def _pairings(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Pairing]:
@@ -145,7 +155,7 @@ def _pairings(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, _P
         .join(Couple, Couple.id == me.couple_id)
         .join(other, (other.couple_id == me.couple_id) & (other.user_id != me.user_id))
         .join(User, User.id == other.user_id)
-        .where(me.user_id.in_(user_ids), me.left_at.is_(None))
+        .where(among(session, me.user_id, user_ids), me.left_at.is_(None))
     ).all()
     return {user_id: _Pairing(couple, name) for user_id, couple, name in rows}
 
@@ -156,7 +166,7 @@ def _recent_gestures(
     recent: dict[uuid.UUID, set[str]] = defaultdict(set)
     for user_id, gesture in session.execute(
         select(Notification.user_id, Notification.gesture).where(
-            Notification.user_id.in_(user_ids),
+            among(session, Notification.user_id, user_ids),
             Notification.gesture.is_not(None),
             Notification.created_at > now - NO_REPEAT,
         )
@@ -172,7 +182,7 @@ def _kind_counts(
     counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
     for couple_id, kind, n in session.execute(
         select(Bid.couple_id, Bid.kind, func.count())
-        .where(Bid.couple_id.in_(couple_ids), Bid.occurred_at > now - KIND_WINDOW)
+        .where(among(session, Bid.couple_id, couple_ids), Bid.occurred_at > now - KIND_WINDOW)
         .group_by(Bid.couple_id, Bid.kind)
     ):
         counts[couple_id][kind] = n
@@ -183,7 +193,7 @@ def _last_bid_at(session: Session, couple_ids: list[uuid.UUID]) -> dict[uuid.UUI
     return dict(
         session.execute(
             select(Bid.couple_id, func.max(Bid.occurred_at))
-            .where(Bid.couple_id.in_(couple_ids))
+            .where(among(session, Bid.couple_id, couple_ids))
             .group_by(Bid.couple_id)
         ).all()
     )
@@ -193,7 +203,7 @@ def _last_reconnect(session: Session, user_ids: list[uuid.UUID], now: datetime) 
     return set(
         session.scalars(
             select(Notification.user_id).where(
-                Notification.user_id.in_(user_ids),
+                among(session, Notification.user_id, user_ids),
                 Notification.kind == "reconnect",
                 Notification.created_at > now - RECONNECT_EVERY,
             )
@@ -246,7 +256,7 @@ def _plan_user(
     prefs, user_id = due.prefs, due.prefs.user_id
     day = planner.local_date(due.slot, due.timezone)
     # Seeded, so every worker makes the same choice (not a secret: S311 does not apply).
-    rng = random.Random(f"{user_id}:{day.isoformat()}")  # noqa: S311
+    rng = random.Random(user_id.int ^ day.toordinal())  # noqa: S311
     rows = []
     wants_reconnect = (
         prefs.reconnect
@@ -295,17 +305,18 @@ def _plan_user(
 
 def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: int) -> PlanResult:
     """Plan one batch of users whose daily slot has come; an empty result means done."""
+    table = table_of(NudgeSettings)
     found = session.execute(
-        select(NudgeSettings, User.timezone)
-        .join(User, User.id == NudgeSettings.user_id)
-        .where(NudgeSettings.next_daily_at <= now)
-        .order_by(NudgeSettings.next_daily_at)
+        select(table, User.timezone)
+        .join(User, User.id == table.c.user_id)
+        .where(table.c.next_daily_at <= now)
+        .order_by(table.c.next_daily_at)
         .limit(batch_size)
-        .with_for_update(skip_locked=True, of=NudgeSettings)
+        .with_for_update(skip_locked=True, of=table)
     ).all()
     if not found:
         return PlanResult(0, 0, 0)
-    dues = [_Due(prefs, tz, prefs.next_daily_at) for prefs, tz in found]  # type: ignore[arg-type]
+    dues = [_Due(row, row.timezone, row.next_daily_at) for row in found]
     live = [d for d in dues if d.prefs.enabled and now - d.slot <= grace]
     user_ids = [d.prefs.user_id for d in live]
     pairings = _pairings(session, user_ids)
@@ -332,7 +343,8 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
         )
     enqueue(session, rows)
 
-    moves = []
+    # Users of one batch mostly share their next slot: one UPDATE per distinct slot.
+    moves: dict[datetime, list[uuid.UUID]] = defaultdict(list)
     for due in dues:
         prefs = due.prefs
         upcoming = planner.next_daily_slot(
@@ -342,14 +354,13 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
             upcoming = planner.next_daily_slot(
                 now - grace, prefs.daily_time, prefs.quiet_start, prefs.quiet_end, due.timezone
             )
-        moves.append({"b_user": prefs.user_id, "next_daily_at": upcoming})
-    table = table_of(NudgeSettings)
-    session.execute(
-        update(table)
-        .where(table.c.user_id == bindparam("b_user"))
-        .values(next_daily_at=bindparam("next_daily_at")),
-        moves,
-    )
+        moves[upcoming].append(prefs.user_id)
+    for upcoming, user_ids_moving in moves.items():
+        session.execute(
+            update(table)
+            .where(among(session, table.c.user_id, user_ids_moving))
+            .values(next_daily_at=upcoming)
+        )
     dropped = sum(1 for d in dues if d.prefs.enabled and now - d.slot > grace)
     if dropped:
         log.info("nudge slots missed beyond the grace window", extra={"dropped": dropped})

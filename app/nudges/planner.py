@@ -7,6 +7,7 @@ spring-forward gap happens when the gap ends, a time that happens twice counts o
 """
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from app.stats.days import wall_to_instant, zone
 
@@ -31,6 +32,7 @@ def daily_slot(
     return local_instant(day, at, tz)
 
 
+@lru_cache(maxsize=8192)  # most users share a zone and the default times
 def next_daily_slot(
     after: datetime, daily_time: time, quiet_start: time, quiet_end: time, tz: str
 ) -> datetime:
