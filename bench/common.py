@@ -1,12 +1,9 @@
 """Shared pieces: databases to measure on, a real server process, latency summaries."""
 
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +14,7 @@ import httpx
 
 from app import migrations
 from tests.databases import create_database, drop_database
+from tests.processes import free_port, start, stop, tend_env, wait_ready
 
 SECRET = "benchmark-secret-key-0123456789-0123456789"
 POSTGRES_URL = os.environ.get("TEND_BENCH_POSTGRES_URL") or os.environ.get(
@@ -63,47 +61,23 @@ def fresh_database(backend: str) -> Iterator[str]:
             drop_database(url, base_url=POSTGRES_URL)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def server(url: str, workers: int = 1) -> Iterator[str]:
     """`tend serve` in its own process, as production runs it; yields its base URL."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEND_")}
-    env.update(
-        TEND_DATABASE_URL=url,
-        TEND_SECRET_KEY=SECRET,
-        TEND_SCHEDULER="off",
-        TEND_LOG_LEVEL="WARNING",
-    )
-    tend = str(Path(sys.executable).with_name("tend"))
-    process = subprocess.Popen(
-        [tend, "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
+    port = free_port()
+    env = tend_env(url, SECRET, TEND_SCHEDULER="off", TEND_LOG_LEVEL="WARNING")
+    process = start(
+        ["serve", "--port", str(port), "--workers", str(workers)],
+        env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+        wait_ready(base, process)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
 
 
 def pair_over_http(client: httpx.Client) -> tuple[dict[str, str], dict[str, str]]:

@@ -1,37 +1,22 @@
 """The `tend` command as a newcomer runs it: real processes, a real server, real HTTP."""
 
-import os
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
-
-TEND = str(Path(sys.executable).with_name("tend"))
+from tests.processes import TEND, free_port, start, stop, tend_env, wait_ready
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEND_")}
-    env.update(TEND_DATABASE_URL=url, TEND_SECRET_KEY=TEST_SECRET, TEND_SCHEDULER="off", **extra)
-    return env
+    return tend_env(url, TEST_SECRET, TEND_SCHEDULER="off", **extra)
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [TEND, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -42,7 +27,7 @@ def empty_url(database, tmp_path):
 
 
 def test_serve_refuses_an_unmigrated_database(empty_url):
-    result = _run(["serve", "--port", str(_free_port())], _env(empty_url))
+    result = _run(["serve", "--port", str(free_port())], _env(empty_url))
     assert result.returncode == 2
     assert "tend migrate" in result.stderr
 
@@ -65,26 +50,16 @@ def test_migrate_then_serve_over_real_http(empty_url):
     env = _env(empty_url)
     migrated = _run(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
-    port = _free_port()
-    server = subprocess.Popen(
-        [TEND, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
+    port = free_port()
+    server = start(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)],
+        env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            time.sleep(0.2)
+        wait_ready(base, server)
         registered = httpx.post(
             f"{base}/v1/auth/register",
             json={
@@ -99,8 +74,7 @@ def test_migrate_then_serve_over_real_http(empty_url):
         assert me.json()["email"] == "cli@example.com"
         assert httpx.get(f"{base}/docs").status_code == 200
     finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0]
+        output = stop(server)
     # The server logged its requests as JSON lines, without the password.
     assert '"route": "/v1/auth/register"' in output
     assert "a long passphrase" not in output

@@ -1,0 +1,57 @@
+"""Running Tend's own command as a newcomer would: real processes on 127.0.0.1."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+TEND = str(Path(sys.executable).with_name("tend"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def tend_env(database_url: str, secret_key: str, **settings: str) -> dict[str, str]:
+    """This environment without any TEND_ setting of its own, plus the given ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEND_")}
+    env.update(TEND_DATABASE_URL=database_url, TEND_SECRET_KEY=secret_key, **settings)
+    return env
+
+
+def start(args: list[str], env: dict[str, str], **popen: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([TEND, *args], env=env, text=True, **popen)  # type: ignore[call-overload, no-any-return]
+
+
+def wait_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until /readyz answers 200; fails early if the process died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"tend exited with {process.returncode} before it was ready")
+        if time.monotonic() > deadline:
+            raise RuntimeError("tend did not become ready in time")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """Terminate and return what it printed (when its output was piped)."""
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output or ""

@@ -1,0 +1,120 @@
+"""Nudges through real processes: a bid logged over HTTP reaches a fake Expo server, sent
+by the scheduler inside `tend serve`, or by `tend worker` beside a scheduler-less API."""
+
+import subprocess
+import time
+import uuid
+
+import httpx
+import pytest
+
+from app import migrations
+from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
+from tests.fake_expo import FakeExpo
+from tests.processes import free_port, start, stop, tend_env, wait_ready
+
+TOKEN = "ExponentPushToken[e2e-sam]"
+
+
+@pytest.fixture
+def migrated_url(database, tmp_path):
+    url = fresh_database_url(database.backend, tmp_path, "e2e")
+    migrations.upgrade(url)
+    yield url
+    drop_database(url)
+
+
+def _walk(base: str) -> None:
+    """Alex and Sam pair, Sam registers a phone, Alex logs a bid waiting for Sam's answer."""
+    with httpx.Client(base_url=base, timeout=10) as client:
+        tokens = []
+        for name in ("Alex", "Sam"):
+            response = client.post(
+                "/v1/auth/register",
+                json={
+                    "email": f"{name.lower()}-{uuid.uuid4().hex[:6]}@example.com",
+                    "password": "a long passphrase",
+                    "display_name": name,
+                },
+            )
+            response.raise_for_status()
+            tokens.append({"Authorization": f"Bearer {response.json()['access_token']}"})
+        alex, sam = tokens
+        code = client.post("/v1/couple/invites", headers=alex).json()["code"]
+        client.post("/v1/couple/join", json={"code": code}, headers=sam).raise_for_status()
+        client.post(
+            "/v1/me/devices",
+            json={"provider": "expo", "token": TOKEN, "platform": "ios"},
+            headers=sam,
+        ).raise_for_status()
+        client.post(
+            "/v1/bids",
+            json={"kind": "hug", "initiator": "me", "note": "by the river"},
+            headers=alex,
+        ).raise_for_status()
+
+
+def _wait_for_push(expo: FakeExpo, seconds: float = 30) -> dict:
+    deadline = time.monotonic() + seconds
+    while not expo.state.accepted:
+        assert time.monotonic() < deadline, "no push reached the fake Expo server"
+        time.sleep(0.2)
+    time.sleep(1.5)  # a second tick must not send it again
+    assert len(expo.state.accepted) == 1
+    return expo.state.accepted[0]
+
+
+def _settings(expo: FakeExpo, scheduler: str) -> dict[str, str]:
+    return {
+        "TEND_SCHEDULER": scheduler,
+        "TEND_SCHEDULER_TICK_SECONDS": "1",
+        "TEND_PUSH_PROVIDER": "expo",
+        "TEND_EXPO_BASE_URL": expo.url,
+    }
+
+
+def test_tend_serve_runs_the_scheduler_in_process(migrated_url):
+    with FakeExpo() as expo:
+        env = tend_env(migrated_url, TEST_SECRET, **_settings(expo, "on"))
+        port = free_port()
+        server = start(
+            ["serve", "--port", str(port)], env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", server)
+            _walk(f"http://127.0.0.1:{port}")
+            push = _wait_for_push(expo)
+        finally:
+            output = stop(server)
+    assert push["to"] == TOKEN
+    assert (push["title"], push["body"]) == ("Tend", "Alex logged a moment with you")
+    assert "by the river" not in output  # the note never reaches the logs
+
+
+def test_tend_worker_sends_for_an_api_without_a_scheduler(migrated_url):
+    with FakeExpo() as expo:
+        port = free_port()
+        api = start(
+            ["serve", "--port", str(port)],
+            tend_env(migrated_url, TEST_SECRET, **_settings(expo, "off")),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        worker = None
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", api)
+            _walk(f"http://127.0.0.1:{port}")
+            time.sleep(2)
+            assert expo.state.accepted == []  # the API alone sends nothing
+            worker = start(
+                ["worker"],
+                tend_env(migrated_url, TEST_SECRET, **_settings(expo, "on")),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            push = _wait_for_push(expo)
+        finally:
+            stop(api)
+            if worker is not None:
+                stop(worker)
+    assert push["to"] == TOKEN
