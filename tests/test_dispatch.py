@@ -1,9 +1,11 @@
 """The dispatcher against a fake Expo server on 127.0.0.1 speaking the real wire format."""
 
+import json
 import random
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select, update
@@ -327,3 +329,52 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert retry_after_seconds("soon") is None
     future = (datetime.now(UTC) + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert 80 <= retry_after_seconds(future) <= 91
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.received.append({"path": self.path, **body})
+        self.send_response(410 if self.path == "/gone" else 204)
+        self.end_headers()
+
+
+@pytest.fixture
+def receiver():
+    handler = type("Receiver", (_Receiver,), {"received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler.received
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_devices_get_a_json_post_and_a_410_disables_them(
+    client, clock, factory, push_settings, receiver
+):
+    url, received = receiver
+    alex, sam = pair(client)
+    for path in ("/ok", "/gone"):
+        response = client.post(
+            "/v1/me/devices",
+            json={"provider": "webhook", "token": url + path, "platform": "server"},
+            headers=sam.headers,
+        )
+        assert response.status_code == 201
+    log_pending_bids(client, alex, 1)
+
+    assert dispatch(factory, push_settings, clock).delivered == 1
+
+    assert sorted(r["path"] for r in received) == ["/gone", "/ok"]
+    assert all(r["body"] == "Alex logged a moment with you" for r in received)
+    devices = client.get("/v1/me/devices", headers=sam.headers).json()
+    assert sorted((d["enabled"], d["disabled_reason"]) for d in devices) == [
+        (False, "HTTP 410"),
+        (True, None),
+    ]
