@@ -4,13 +4,10 @@ import os
 import statistics
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 from app import migrations
 from tests.databases import create_database, drop_database
@@ -78,25 +75,6 @@ def server(url: str, workers: int = 1) -> Iterator[str]:
         yield base
     finally:
         stop(process)
-
-
-def pair_over_http(client: httpx.Client) -> tuple[dict[str, str], dict[str, str]]:
-    """Two partners paired through the API; their auth headers."""
-    headers = []
-    for name in ("A", "B"):
-        response = client.post(
-            "/v1/auth/register",
-            json={
-                "email": f"{uuid.uuid4().hex}@example.com",
-                "password": "a long benchmark passphrase",
-                "display_name": name,
-            },
-        )
-        response.raise_for_status()
-        headers.append({"Authorization": f"Bearer {response.json()['access_token']}"})
-    code = client.post("/v1/couple/invites", headers=headers[0]).json()["code"]
-    client.post("/v1/couple/join", json={"code": code}, headers=headers[1]).raise_for_status()
-    return headers[0], headers[1]
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -55,3 +56,24 @@ def stop(process: subprocess.Popen[str]) -> str:
         process.kill()
         output, _ = process.communicate()
     return output or ""
+
+
+def pair_over_http(
+    client: httpx.Client, names: tuple[str, str] = ("A", "B")
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Two partners paired through a running Tend; their auth headers."""
+    headers = []
+    for name in names:
+        response = client.post(
+            "/v1/auth/register",
+            json={
+                "email": f"{uuid.uuid4().hex}@example.com",
+                "password": "a long test passphrase",
+                "display_name": name,
+            },
+        )
+        response.raise_for_status()
+        headers.append({"Authorization": f"Bearer {response.json()['access_token']}"})
+    code = client.post("/v1/couple/invites", headers=headers[0]).json()["code"]
+    client.post("/v1/couple/join", json={"code": code}, headers=headers[1]).raise_for_status()
+    return headers[0], headers[1]

@@ -3,7 +3,6 @@ by the scheduler inside `tend serve`, or by `tend worker` beside a scheduler-les
 
 import subprocess
 import time
-import uuid
 
 import httpx
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from app import migrations
 from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
 from tests.fake_expo import FakeExpo
-from tests.processes import free_port, start, stop, tend_env, wait_ready
+from tests.processes import free_port, pair_over_http, start, stop, tend_env, wait_ready
 
 TOKEN = "ExponentPushToken[e2e-sam]"
 
@@ -27,21 +26,7 @@ def migrated_url(database, tmp_path):
 def _walk(base: str) -> None:
     """Alex and Sam pair, Sam registers a phone, Alex logs a bid waiting for Sam's answer."""
     with httpx.Client(base_url=base, timeout=10) as client:
-        tokens = []
-        for name in ("Alex", "Sam"):
-            response = client.post(
-                "/v1/auth/register",
-                json={
-                    "email": f"{name.lower()}-{uuid.uuid4().hex[:6]}@example.com",
-                    "password": "a long passphrase",
-                    "display_name": name,
-                },
-            )
-            response.raise_for_status()
-            tokens.append({"Authorization": f"Bearer {response.json()['access_token']}"})
-        alex, sam = tokens
-        code = client.post("/v1/couple/invites", headers=alex).json()["code"]
-        client.post("/v1/couple/join", json={"code": code}, headers=sam).raise_for_status()
+        alex, sam = pair_over_http(client, ("Alex", "Sam"))
         client.post(
             "/v1/me/devices",
             json={"provider": "expo", "token": TOKEN, "platform": "ios"},
