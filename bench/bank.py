@@ -14,7 +14,8 @@ from app.bids.kinds import BY_KIND, KIND_NAMES
 from app.bids.models import Bid
 from app.couples.models import CoupleMember
 from app.db import make_engine, make_session_factory, transaction
-from bench.common import Figure, fresh_database, median, pair_over_http, server
+from bench.common import Figure, fresh_database, median, server
+from tests.processes import pair_over_http
 
 REQUESTS = 600
 BIG = 100_000

@@ -9,7 +9,8 @@ import uuid
 
 import httpx
 
-from bench.common import Figure, fresh_database, median, pair_over_http, percentile, server
+from bench.common import Figure, fresh_database, median, percentile, server
+from tests.processes import pair_over_http
 
 CONCURRENCY = 16
 REQUESTS = 3000
