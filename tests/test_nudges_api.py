@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.clock import FrozenClock
-from app.nudges.models import Notification
+from app.nudges.models import Notification, NudgeSettings
 from tests.conftest import Database
 from tests.factories import Account, assert_problem, login, pair, register
 
@@ -281,12 +281,17 @@ def test_a_new_time_zone_moves_the_daily_slot(client):
     assert at(get_settings(client, alex)["next_daily_at"]) == utc(10, 23)
 
 
-def test_a_coach_gets_default_nudge_settings_but_no_daily_slot(client):
-    """Coaches get no settings at registration; GET makes the defaults on first use, and
-    coaches are never planned a daily nudge (daily nudges are about a couple)."""
+def test_a_coach_gets_default_nudge_settings_but_no_daily_slot(client, db):
+    """Coaches get no settings at registration; GET answers the defaults without storing
+    them (a read writes nothing), and coaches are never planned a daily nudge."""
     coach = register(client, role="coach")
 
     assert get_settings(client, coach) == {**DEFAULT_SETTINGS, "next_daily_at": None}
+    with db.engine.connect() as conn:
+        stored = conn.execute(
+            select(NudgeSettings.user_id).where(NudgeSettings.user_id == uuid.UUID(coach.id))
+        ).all()
+    assert stored == []
     assert put_settings(client, coach, enabled=False)["enabled"] is False
     assert get_settings(client, coach)["enabled"] is False
 

@@ -29,7 +29,7 @@ def _schedule(prefs: NudgeSettings, user: User, now: datetime) -> None:
     )
 
 
-def create_defaults(session: Session, user: User, now: datetime) -> NudgeSettings:
+def _defaults(user: User, now: datetime) -> NudgeSettings:
     prefs = NudgeSettings(
         user_id=user.id,
         enabled=True,
@@ -44,13 +44,19 @@ def create_defaults(session: Session, user: User, now: datetime) -> NudgeSetting
         updated_at=now,
     )
     _schedule(prefs, user, now)
+    return prefs
+
+
+def create_defaults(session: Session, user: User, now: datetime) -> NudgeSettings:
+    prefs = _defaults(user, now)
     session.add(prefs)
     session.flush()
     return prefs
 
 
 def settings_of(session: Session, user: User, now: datetime) -> NudgeSettings:
-    return session.get(NudgeSettings, user.id) or create_defaults(session, user, now)
+    """The user's settings, or the defaults they would get (not stored: a read writes nothing)."""
+    return session.get(NudgeSettings, user.id) or _defaults(user, now)
 
 
 def to_public(prefs: NudgeSettings) -> NudgeSettingsPublic:
@@ -73,7 +79,7 @@ def to_public(prefs: NudgeSettings) -> NudgeSettingsPublic:
 def replace_settings(
     session: Session, user: User, data: NudgeSettingsUpdate, now: datetime
 ) -> NudgeSettings:
-    prefs = settings_of(session, user, now)
+    prefs = session.get(NudgeSettings, user.id) or create_defaults(session, user, now)
     prefs.enabled, prefs.discreet = data.enabled, data.discreet
     prefs.daily_time, prefs.quiet_start, prefs.quiet_end = (
         data.daily_time,
