@@ -2,14 +2,16 @@
 
 Every query that reads relationship data starts from a statement built here, so the rule
 lives in exactly one place: a couple's data is visible to its partners, present or
-former (history stays readable after a couple ends), and to nobody else.
+former (history stays readable after a couple ends); its aggregates, never a single bid,
+to a coach while both partners consent; and to nobody else.
 """
 
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from app.bids.models import Bid
+from app.coaching.models import CoachConsent
 from app.couples.models import Couple, CoupleMember
 
 
@@ -24,3 +26,20 @@ def readable_couples(user_id: uuid.UUID) -> Select[Couple]:
 
 def readable_bids(user_id: uuid.UUID) -> Select[Bid]:
     return select(Bid).where(Bid.couple_id.in_(couple_ids_of_partner(user_id)))
+
+
+def couple_ids_consenting_to(coach_id: uuid.UUID) -> Select[uuid.UUID]:
+    """Couples whose two partners both have a standing (unrevoked) consent for this coach."""
+    return (
+        select(CoachConsent.couple_id)
+        .where(CoachConsent.coach_id == coach_id, CoachConsent.revoked_at.is_(None))
+        .group_by(CoachConsent.couple_id)
+        .having(func.count(func.distinct(CoachConsent.partner_id)) == 2)
+    )
+
+
+def couples_visible_to_coach(coach_id: uuid.UUID) -> Select[Couple]:
+    """A coach sees a couple's aggregates only while it lasts and both partners consent."""
+    return select(Couple).where(
+        Couple.ended_at.is_(None), Couple.id.in_(couple_ids_consenting_to(coach_id))
+    )

@@ -12,6 +12,8 @@ from app.accounts.router import auth_router, me_router
 from app.bank.router import router as bank_router
 from app.bids.router import router as bids_router
 from app.clock import Clock, SystemClock
+from app.coaching.router import coach_router
+from app.coaching.router import couple_router as consent_router
 from app.config import Environment, Settings, get_settings
 from app.couples.router import router as couples_router
 from app.db import make_engine, make_session_factory
@@ -82,6 +84,8 @@ def create_app(
         bids_router,
         bank_router,
         nudges_router,
+        coach_router,
+        consent_router,
     )
     for router in routers:
         app.include_router(router)

@@ -3,6 +3,7 @@
 from app.accounts.models import RefreshToken, User
 from app.bank.models import CoupleDay
 from app.bids.models import Bid, BidTombstone
+from app.coaching.models import CoachAccess, CoachConsent, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
 from app.nudges.models import Device, Notification, NudgeSettings, PushTicket
@@ -12,6 +13,9 @@ __all__ = [
     "Base",
     "Bid",
     "BidTombstone",
+    "CoachAccess",
+    "CoachConsent",
+    "CoachProfile",
     "Couple",
     "CoupleDay",
     "CoupleInvite",

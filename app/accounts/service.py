@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app import ratelimit, security
 from app.accounts.models import RefreshToken, Role, User
 from app.accounts.schemas import LoginRequest, MeUpdate, RegisterRequest, TokenPair
+from app.coaching import service as coaching
 from app.config import Settings
 from app.db import commit_then_raise
 from app.errors import Conflict, Unauthorized
@@ -57,6 +58,8 @@ def register(
         raise Conflict("An account with this email already exists.") from exc
     if user.role == Role.partner:
         nudges.create_defaults(session, user, now)
+    else:
+        coaching.create_profile(session, user, now)
     return user, issue_tokens(session, user, now=now, settings=settings)
 
 

@@ -18,7 +18,7 @@ from app.bank.math import Response, decay_factor
 from app.bank.models import CoupleDay
 from app.bids.models import Bid
 from app.couples.models import Couple
-from app.stats.days import day_end, local_day
+from app.stats.days import day_end, day_start, local_day
 
 WEEK_DAYS = 7
 
@@ -50,6 +50,10 @@ def lock_couple(session: Session, couple_id: uuid.UUID) -> Couple:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def day_start_of(couple: Couple, day: date) -> datetime:
+    return day_start(day, couple.timezone, couple.day_start_hour)
 
 
 def _end(couple: Couple, day: date) -> datetime:

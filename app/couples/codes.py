@@ -8,13 +8,13 @@ CODE_LENGTH = 8
 _TYPED = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+def new_code(length: int = CODE_LENGTH) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 
-def normalize(typed: str) -> str | None:
+def normalize(typed: str, length: int = CODE_LENGTH) -> str | None:
     """The canonical code for what a person typed, or None if it cannot be one."""
     code = typed.upper().replace("-", "").replace(" ", "").translate(_TYPED)
-    if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
+    if len(code) != length or any(ch not in ALPHABET for ch in code):
         return None
     return code

@@ -87,5 +87,7 @@ def update_couple(
     summary="End the couple (either partner); history stays readable to both",
     responses=problem_responses(401, 403, 404),
 )
-def end_couple(couple: CurrentCouple, session: SessionDep, clock: ClockDep) -> None:
-    service.end_couple(session, couple, now=clock.now())
+def end_couple(
+    couple: CurrentCouple, user: CurrentPartner, session: SessionDep, clock: ClockDep
+) -> None:
+    service.end_couple(session, couple, user, now=clock.now())

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app import ratelimit, security
 from app.accounts.models import User
 from app.bank import service as bank
+from app.coaching import service as coaching
 from app.config import Settings
 from app.couples import codes
 from app.couples.models import Couple, CoupleInvite, CoupleMember
@@ -159,8 +160,10 @@ def update_couple(session: Session, couple: Couple, data: CoupleUpdate) -> Coupl
     return couple
 
 
-def end_couple(session: Session, couple: Couple, *, now: datetime) -> None:
+def end_couple(session: Session, couple: Couple, by: User, *, now: datetime) -> None:
+    """End the couple for both; every coach's access ends with it."""
     couple.ended_at = now
+    coaching.revoke_all_for_couple(session, couple.id, "couple_ended", now, by=by.id)
     session.execute(
         update(CoupleMember)
         .where(CoupleMember.couple_id == couple.id, CoupleMember.left_at.is_(None))

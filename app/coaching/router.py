@@ -1,0 +1,204 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.coaching import service
+from app.coaching.models import CONSENT_TEXT_VERSION, CoachProfile
+from app.coaching.schemas import (
+    AccessLogEntry,
+    CoachConsentState,
+    CoachedCouple,
+    CoachProfilePublic,
+    CoachPublic,
+    ConsentEvent,
+    ConsentRequest,
+    CoupleProgress,
+    PartnerShare,
+    WeekProgress,
+)
+from app.deps import ClockDep, CurrentCoach, CurrentCouple, CurrentPartner, SessionDep
+from app.errors import problem_responses
+from app.pagination import (
+    Page,
+    PageParamsDep,
+    decode_instant_cursor,
+    encode_cursor,
+    encode_instant_cursor,
+)
+
+coach_router = APIRouter(prefix="/v1/coach", tags=["coach"])
+couple_router = APIRouter(prefix="/v1/couple", tags=["coach consent"])
+
+
+def _profile(profile: CoachProfile) -> CoachProfilePublic:
+    return CoachProfilePublic(
+        code=profile.code,
+        code_rotated_at=profile.code_rotated_at,
+        consent_text_version=CONSENT_TEXT_VERSION,
+    )
+
+
+def _state(state: service.CoachState, me: uuid.UUID) -> CoachConsentState:
+    return CoachConsentState(
+        coach=CoachPublic(id=state.coach_id, display_name=state.coach_name),
+        state=state.state,
+        active_since=state.since,
+        history=[
+            ConsentEvent(
+                partner=None
+                if c.partner_id is None
+                else ("me" if c.partner_id == me else "partner"),
+                granted_at=c.granted_at,
+                revoked_at=c.revoked_at,
+                revoke_reason=c.revoke_reason,
+                scope=c.scope,
+                consent_version=c.consent_version,
+            )
+            for c in state.history
+        ],
+    )
+
+
+@coach_router.get(
+    "/profile",
+    operation_id="getCoachProfile",
+    summary="Your coach code (coach accounts)",
+    responses=problem_responses(401, 403),
+)
+def get_profile(coach: CurrentCoach, session: SessionDep, clock: ClockDep) -> CoachProfilePublic:
+    return _profile(service.profile_of(session, coach, clock.now()))
+
+
+@coach_router.post(
+    "/profile/code",
+    operation_id="rotateCoachCode",
+    summary="Make a new coach code; the old one stops working",
+    responses=problem_responses(401, 403),
+)
+def rotate_code(coach: CurrentCoach, session: SessionDep, clock: ClockDep) -> CoachProfilePublic:
+    return _profile(service.rotate_code(session, coach, clock.now()))
+
+
+@coach_router.get(
+    "/couples",
+    operation_id="listCoachedCouples",
+    summary="Couples whose two partners both let you see their progress",
+    responses=problem_responses(401, 403),
+)
+def list_couples(coach: CurrentCoach, session: SessionDep, clock: ClockDep) -> list[CoachedCouple]:
+    return [
+        CoachedCouple(**vars(s)) for s in service.consenting_couples(session, coach, clock.now())
+    ]
+
+
+@coach_router.get(
+    "/couples/{couple_id}/progress",
+    operation_id="getCoupleProgress",
+    summary="A consenting couple's weekly figures (no single bid, nothing finer than a day)",
+    responses=problem_responses(401, 403, 404),
+)
+def get_progress(
+    couple_id: uuid.UUID,
+    coach: CurrentCoach,
+    session: SessionDep,
+    clock: ClockDep,
+    weeks: Annotated[int, Query(ge=1, le=52)] = 12,
+) -> CoupleProgress:
+    couple, partners, result = service.progress(session, coach, couple_id, weeks, clock.now())
+    names = {p.id: service.first_name(p.display_name) for p in partners}
+    return CoupleProgress(
+        couple_id=couple.id,
+        first_names=list(names.values()),
+        weeks=[
+            WeekProgress(
+                week_start=w.week_start,
+                bids=w.bids,
+                toward_rate=w.toward_rate,
+                positive_negative_ratio=w.positive_negative_ratio,
+                end_balance=w.end_balance,
+                active_days=w.active_days,
+                initiative=[
+                    PartnerShare(first_name=names[pid], share=s) for pid, s in w.initiative.items()
+                ],
+            )
+            for w in result
+        ],
+    )
+
+
+@couple_router.post(
+    "/coaches",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="grantCoachAccess",
+    summary="Let a coach see your couple's aggregate progress (both partners must)",
+    responses=problem_responses(401, 403, 404, 409, 429),
+)
+def grant(
+    body: ConsentRequest,
+    partner: CurrentPartner,
+    couple: CurrentCouple,
+    session: SessionDep,
+    clock: ClockDep,
+) -> CoachConsentState:
+    return _state(service.grant(session, partner, couple, body.coach_code, clock.now()), partner.id)
+
+
+@couple_router.get(
+    "/coaches",
+    operation_id="listCoupleCoaches",
+    summary="Coaches of your couple, with each grant and revocation",
+    responses=problem_responses(401, 403, 404),
+)
+def list_coaches(
+    partner: CurrentPartner, couple: CurrentCouple, session: SessionDep
+) -> list[CoachConsentState]:
+    return [_state(s, partner.id) for s in service.coaches_of(session, couple, partner.id)]
+
+
+@couple_router.delete(
+    "/coaches/{coach_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="revokeCoachAccess",
+    summary="Withdraw your consent; the coach loses access at once",
+    responses=problem_responses(401, 403, 404),
+)
+def revoke(
+    coach_id: uuid.UUID,
+    partner: CurrentPartner,
+    couple: CurrentCouple,
+    session: SessionDep,
+    clock: ClockDep,
+) -> None:
+    service.revoke(session, partner, couple, coach_id, clock.now())
+
+
+@couple_router.get(
+    "/coach-access-log",
+    operation_id="getCoachAccessLog",
+    summary="Every read of your couple's data by a coach, newest first",
+    responses=problem_responses(401, 403, 404),
+)
+def get_access_log(
+    partner: CurrentPartner, couple: CurrentCouple, session: SessionDep, page: PageParamsDep
+) -> Page[AccessLogEntry]:
+    after = decode_instant_cursor(page.cursor) if page.cursor else None
+    rows = service.access_log(session, couple, limit=page.limit, after=after)
+    items = rows[: page.limit]
+    next_cursor = (
+        encode_cursor(encode_instant_cursor(items[-1][0].at, items[-1][0].id))
+        if len(rows) > page.limit
+        else None
+    )
+    return Page[AccessLogEntry](
+        items=[
+            AccessLogEntry(
+                id=entry.id,
+                coach=CoachPublic(id=entry.coach_id, display_name=name) if entry.coach_id else None,
+                view=entry.view,
+                at=entry.at,
+            )
+            for entry, name in items
+        ],
+        next_cursor=next_cursor,
+    )

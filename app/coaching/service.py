@@ -1,0 +1,347 @@
+"""Coaches: a shareable code, each partner's consent, and aggregate views of a couple.
+
+A coach sees a couple only while both partners have a standing consent and the couple
+lasts (``app.access.couples_visible_to_coach``); otherwise the couple answers 404, as if it
+did not exist. Coach views are weekly or daily aggregates, never a bid or a note, and
+every read is written to an access log both partners can see.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app import access, ratelimit
+from app.accounts.models import User
+from app.bank import service as bank
+from app.bank.models import CoupleDay
+from app.bids.models import Bid
+from app.coaching.models import (
+    CONSENT_SCOPE,
+    CONSENT_TEXT_VERSION,
+    CoachAccess,
+    CoachConsent,
+    CoachProfile,
+)
+from app.couples import codes
+from app.couples.models import Couple, CoupleMember
+from app.db import commit_then_raise
+from app.errors import Conflict, NotFound
+from app.stats.days import local_day
+
+COACH_CODE_LENGTH = 10
+CODE_GUESS_POLICY = ratelimit.Policy(
+    free_failures=10,
+    first_block=timedelta(minutes=1),
+    max_block=timedelta(hours=1),
+    window=timedelta(hours=1),
+    message="Too many wrong coach codes.",
+)
+
+
+def first_name(display_name: str) -> str:
+    return display_name.split()[0] if display_name.split() else display_name
+
+
+# --- the coach's profile ---------------------------------------------------------------
+
+
+def create_profile(session: Session, coach: User, now: datetime) -> CoachProfile:
+    profile = CoachProfile(
+        user_id=coach.id,
+        code=codes.new_code(COACH_CODE_LENGTH),
+        created_at=now,
+        code_rotated_at=now,
+    )
+    session.add(profile)
+    session.flush()
+    return profile
+
+
+def profile_of(session: Session, coach: User, now: datetime) -> CoachProfile:
+    return session.get(CoachProfile, coach.id) or create_profile(session, coach, now)
+
+
+def rotate_code(session: Session, coach: User, now: datetime) -> CoachProfile:
+    """A new code; the old one stops working (consents already given stay)."""
+    profile = profile_of(session, coach, now)
+    profile.code, profile.code_rotated_at = codes.new_code(COACH_CODE_LENGTH), now
+    session.flush()
+    return profile
+
+
+# --- consent, from the partners' side --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoachState:
+    coach_id: uuid.UUID
+    coach_name: str
+    state: str  # active | waiting_for_partner | waiting_for_you | revoked
+    since: datetime | None
+    history: list[CoachConsent]
+
+
+def grant(
+    session: Session, partner: User, couple: Couple, typed_code: str, now: datetime
+) -> CoachState:
+    key = ratelimit.key("coach_code", str(partner.id))
+    ratelimit.check(session, key, CODE_GUESS_POLICY, now)
+    code = codes.normalize(typed_code, COACH_CODE_LENGTH)
+    profile = (
+        session.scalars(select(CoachProfile).where(CoachProfile.code == code)).one_or_none()
+        if code
+        else None
+    )
+    if profile is None:
+        ratelimit.record_failure(session, key, CODE_GUESS_POLICY, now)
+        commit_then_raise(session, NotFound("No coach has this code; check it with your coach."))
+    assert profile is not None
+    standing = session.scalars(
+        select(CoachConsent).where(
+            CoachConsent.couple_id == couple.id,
+            CoachConsent.coach_id == profile.user_id,
+            CoachConsent.partner_id == partner.id,
+            CoachConsent.revoked_at.is_(None),
+        )
+    ).first()
+    if standing is not None:
+        raise Conflict("You have already given this coach access.")
+    session.add(
+        CoachConsent(
+            couple_id=couple.id,
+            coach_id=profile.user_id,
+            partner_id=partner.id,
+            scope=CONSENT_SCOPE,
+            consent_version=CONSENT_TEXT_VERSION,
+            granted_at=now,
+        )
+    )
+    session.flush()
+    ratelimit.reset(session, key)
+    return _state(session, couple, partner.id, profile.user_id)
+
+
+def revoke(
+    session: Session, partner: User, couple: Couple, coach_id: uuid.UUID, now: datetime
+) -> None:
+    """End this partner's consent; the coach's access ends at once (both are needed)."""
+    revoked = session.execute(
+        update(CoachConsent)
+        .where(
+            CoachConsent.couple_id == couple.id,
+            CoachConsent.coach_id == coach_id,
+            CoachConsent.partner_id == partner.id,
+            CoachConsent.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoked_by_id=partner.id, revoke_reason="revoked")
+    )
+    if revoked.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound("You have not given this coach access.")
+
+
+def revoke_all_for_couple(
+    session: Session, couple_id: uuid.UUID, reason: str, now: datetime, by: uuid.UUID | None = None
+) -> None:
+    session.execute(
+        update(CoachConsent)
+        .where(CoachConsent.couple_id == couple_id, CoachConsent.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by_id=by, revoke_reason=reason)
+    )
+
+
+def _state(session: Session, couple: Couple, me: uuid.UUID, coach_id: uuid.UUID) -> CoachState:
+    history = list(
+        session.scalars(
+            select(CoachConsent)
+            .where(CoachConsent.couple_id == couple.id, CoachConsent.coach_id == coach_id)
+            .order_by(CoachConsent.granted_at, CoachConsent.id)
+        )
+    )
+    standing = {c.partner_id: c for c in history if c.revoked_at is None}
+    if len(standing) == 2:
+        state, since = "active", max(c.granted_at for c in standing.values())
+    elif me in standing:
+        state, since = "waiting_for_partner", None
+    elif standing:
+        state, since = "waiting_for_you", None
+    else:
+        state, since = "revoked", None
+    coach = session.get(User, coach_id)
+    return CoachState(coach_id, coach.display_name if coach else "", state, since, history)
+
+
+def coaches_of(session: Session, couple: Couple, me: uuid.UUID) -> list[CoachState]:
+    coach_ids = session.scalars(
+        select(CoachConsent.coach_id).where(CoachConsent.couple_id == couple.id).distinct()
+    ).all()
+    return [_state(session, couple, me, coach_id) for coach_id in coach_ids]
+
+
+def access_log(
+    session: Session, couple: Couple, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> list[tuple[CoachAccess, str]]:
+    query = (
+        select(CoachAccess, func.coalesce(User.display_name, ""))
+        .outerjoin(User, User.id == CoachAccess.coach_id)
+        .where(CoachAccess.couple_id == couple.id)
+    )
+    if after is not None:
+        at, access_id = after
+        query = query.where(
+            (CoachAccess.at < at) | ((CoachAccess.at == at) & (CoachAccess.id < access_id))
+        )
+    rows = session.execute(
+        query.order_by(CoachAccess.at.desc(), CoachAccess.id.desc()).limit(limit + 1)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+# --- the coach's views -----------------------------------------------------------------
+
+
+def _log(
+    session: Session, coach: User, couple_ids: list[uuid.UUID], view: str, now: datetime
+) -> None:
+    session.add_all(
+        CoachAccess(couple_id=couple_id, coach_id=coach.id, view=view, at=now)
+        for couple_id in couple_ids
+    )
+    session.flush()
+
+
+def visible_couple(session: Session, coach: User, couple_id: uuid.UUID) -> Couple:
+    couple = session.scalars(
+        access.couples_visible_to_coach(coach.id).where(Couple.id == couple_id)
+    ).one_or_none()
+    if couple is None:
+        raise NotFound("No couple with this id.")
+    return couple
+
+
+@dataclass(frozen=True)
+class CoupleSummary:
+    couple_id: uuid.UUID
+    first_names: list[str]
+    since: datetime
+    last_active_day: date | None
+    balance: float
+    toward_rate_30d: float | None
+
+
+def _partners(session: Session, couple_id: uuid.UUID) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .join(CoupleMember, CoupleMember.user_id == User.id)
+            .where(CoupleMember.couple_id == couple_id)
+            .order_by(CoupleMember.joined_at, User.id)
+        )
+    )
+
+
+def _toward_rate(toward: int, answered: int) -> float | None:
+    return toward / answered if answered else None
+
+
+def consenting_couples(session: Session, coach: User, now: datetime) -> list[CoupleSummary]:
+    couples = session.scalars(access.couples_visible_to_coach(coach.id)).all()
+    summaries = []
+    for couple in couples:
+        since = session.scalar(
+            select(func.max(CoachConsent.granted_at)).where(
+                CoachConsent.couple_id == couple.id,
+                CoachConsent.coach_id == coach.id,
+                CoachConsent.revoked_at.is_(None),
+            )
+        )
+        today = local_day(now, couple.timezone, couple.day_start_hour)
+        last_active = session.scalar(
+            select(func.max(CoupleDay.day)).where(
+                CoupleDay.couple_id == couple.id, CoupleDay.bids > 0
+            )
+        )
+        toward, answered = session.execute(
+            select(
+                func.coalesce(func.sum(CoupleDay.toward), 0),
+                func.coalesce(func.sum(CoupleDay.toward + CoupleDay.away + CoupleDay.against), 0),
+            ).where(CoupleDay.couple_id == couple.id, CoupleDay.day > today - timedelta(days=30))
+        ).one()
+        summaries.append(
+            CoupleSummary(
+                couple_id=couple.id,
+                first_names=[first_name(p.display_name) for p in _partners(session, couple.id)],
+                since=since or couple.created_at,
+                last_active_day=last_active,
+                balance=bank.balance_now(session, couple, now),
+                toward_rate_30d=_toward_rate(int(toward), int(answered)),
+            )
+        )
+    _log(session, coach, [s.couple_id for s in summaries], "couples", now)
+    return sorted(summaries, key=lambda s: s.first_names)
+
+
+@dataclass(frozen=True)
+class Week:
+    week_start: date
+    bids: int
+    toward_rate: float | None
+    positive_negative_ratio: float | None
+    end_balance: float
+    active_days: int
+    initiative: dict[uuid.UUID, float]
+
+
+def progress(
+    session: Session, coach: User, couple_id: uuid.UUID, weeks: int, now: datetime
+) -> tuple[Couple, list[User], list[Week]]:
+    """Per couple-week (Monday to Sunday, local): figures from the day rollups and the
+    share of initiative; the current week so far is the last one."""
+    couple = visible_couple(session, coach, couple_id)
+    partners = _partners(session, couple.id)
+    today = local_day(now, couple.timezone, couple.day_start_hour)
+    this_monday = today - timedelta(days=today.weekday())
+    first = this_monday - timedelta(weeks=weeks - 1)
+    days = session.scalars(
+        select(CoupleDay).where(CoupleDay.couple_id == couple.id, CoupleDay.day >= first)
+    ).all()
+    initiated = session.execute(
+        select(Bid.occurred_at, Bid.initiator_id).where(
+            Bid.couple_id == couple.id,
+            Bid.occurred_at >= bank.day_start_of(couple, first),
+        )
+    ).all()
+    result = []
+    for n in range(weeks):
+        start = first + timedelta(weeks=n)
+        end = start + timedelta(days=6)
+        in_week = [d for d in days if start <= d.day <= end]
+        toward = sum(d.toward for d in in_week)
+        negatives = sum(d.away + d.against for d in in_week)
+        counts = {p.id: 0 for p in partners}
+        for occurred_at, initiator_id in initiated:
+            if (
+                start <= local_day(occurred_at, couple.timezone, couple.day_start_hour) <= end
+                and initiator_id in counts
+            ):
+                counts[initiator_id] += 1
+        total = sum(counts.values())
+        result.append(
+            Week(
+                week_start=start,
+                bids=sum(d.bids for d in in_week),
+                toward_rate=_toward_rate(toward, toward + negatives),
+                positive_negative_ratio=toward / negatives if negatives else None,
+                end_balance=(
+                    bank.balance_now(session, couple, now)
+                    if end >= today
+                    else bank.balance_at_end_of(session, couple, end)
+                ),
+                active_days=sum(1 for d in in_week if d.bids > 0),
+                initiative={pid: (c / total if total else 0.0) for pid, c in counts.items()},
+            )
+        )
+    _log(session, coach, [couple.id], "progress", now)
+    return couple, partners, result
