@@ -12,6 +12,7 @@ from app.accounts.router import auth_router, me_router
 from app.bank.router import router as bank_router
 from app.bids.router import router as bids_router
 from app.clock import Clock, SystemClock
+from app.coaching.dashboard import router as dashboard_router
 from app.coaching.router import coach_router
 from app.coaching.router import couple_router as consent_router
 from app.config import Environment, Settings, get_settings
@@ -86,6 +87,7 @@ def create_app(
         nudges_router,
         coach_router,
         consent_router,
+        dashboard_router,
     )
     for router in routers:
         app.include_router(router)

@@ -237,7 +237,7 @@ def _partners(session: Session, couple_id: uuid.UUID) -> list[User]:
             select(User)
             .join(CoupleMember, CoupleMember.user_id == User.id)
             .where(CoupleMember.couple_id == couple_id)
-            .order_by(CoupleMember.joined_at, User.id)
+            .order_by(CoupleMember.joined_at, User.display_name, User.id)
         )
     )
 

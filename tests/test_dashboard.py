@@ -1,0 +1,158 @@
+"""The coach dashboard in a real headless Chromium, against a real `tend serve`: sign in,
+see a consenting couple, see its charts, on a phone-sized and a desktop-sized screen, and
+see a couple disappear once a partner revokes consent.
+
+Needs Debian's chromium and chromium-driver; CI installs them (.ci/run) and fails if they
+are missing, elsewhere the test is skipped with that reason."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app import migrations
+from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
+from tests.processes import free_port, pair_over_http, start, stop, tend_env, wait_ready
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SCREENS = {"phone": (390, 844), "desktop": (1280, 800)}
+COACH_PASSWORD = "a long coach passphrase"
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as seen  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def _browser_or_skip() -> None:
+    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
+        return
+    reason = (
+        "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the dashboard test: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def server(database, tmp_path):
+    url = fresh_database_url(database.backend, tmp_path, "dashboard")
+    migrations.upgrade(url)
+    port = free_port()
+    process = start(
+        ["serve", "--port", str(port)],
+        tend_env(url, TEST_SECRET, TEND_SCHEDULER="off"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield base
+    finally:
+        stop(process)
+        drop_database(url)
+
+
+def _coach_with_a_couple(base: str) -> tuple[str, str, dict[str, str]]:
+    """A coach, and Alex & Sam who both consent and logged a few moments."""
+    with httpx.Client(base_url=base, timeout=10) as client:
+        email = f"coach-{free_port()}@example.com"
+        coach = client.post(
+            "/v1/auth/register",
+            json={
+                "email": email,
+                "password": COACH_PASSWORD,
+                "display_name": "Robin",
+                "role": "coach",
+            },
+        ).json()
+        coach_headers = {"Authorization": f"Bearer {coach['access_token']}"}
+        code = client.get("/v1/coach/profile", headers=coach_headers).json()["code"]
+        alex, sam = pair_over_http(client, ("Alex", "Sam"))
+        for kind, response in [("hug", "toward"), ("question", "toward"), ("smile", "away")]:
+            client.post(
+                "/v1/bids",
+                json={
+                    "kind": kind,
+                    "initiator": "me",
+                    "response": response,
+                    "note": "private words",
+                },
+                headers=alex,
+            ).raise_for_status()
+        for partner in (alex, sam):
+            client.post(
+                "/v1/couple/coaches", json={"coach_code": code}, headers=partner
+            ).raise_for_status()
+        return email, coach["user"]["id"], alex
+
+
+def _driver(tmp_path: Path, size: tuple[int, int]):  # type: ignore[no-untyped-def]
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--window-size={size[0]},{size[1]}",
+    ):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_window_size(*size)
+    return driver
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_coach_signs_in_sees_charts_and_loses_a_revoked_couple(server, tmp_path, screen):
+    _browser_or_skip()
+    email, coach_id, alex = _coach_with_a_couple(server)
+    driver = _driver(tmp_path, SCREENS[screen])
+    wait = WebDriverWait(driver, 20)
+    try:
+        driver.get(f"{server}/coach")
+        driver.find_element(By.ID, "email").send_keys(email)
+        driver.find_element(By.ID, "password").send_keys(COACH_PASSWORD)
+        driver.find_element(By.ID, "signin").click()
+
+        couple = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, ".couple")))
+        assert "Alex & Sam" in couple.text
+        assert not driver.find_element(By.ID, "login").is_displayed()
+        couple.click()
+        chart = wait.until(
+            seen.presence_of_element_located((By.CSS_SELECTOR, "#chart-balance path"))
+        )
+        assert chart.get_attribute("d").startswith("M")
+        assert driver.find_elements(By.CSS_SELECTOR, "#chart-bids rect")
+        assert "private words" not in driver.page_source
+
+        listing = driver.find_element(By.ID, "couples").rect
+        detail = driver.find_element(By.ID, "detail").rect
+        if screen == "phone":  # one column: the chart panel under the list, within the screen
+            assert detail["y"] >= listing["y"] + listing["height"] - 1
+            assert detail["x"] + detail["width"] <= SCREENS["phone"][0]
+        else:  # side by side
+            assert detail["x"] > listing["x"] + listing["width"] - 1
+        driver.save_screenshot(str(tmp_path / f"coach-{screen}.png"))
+        if shot_dir := os.environ.get("TEND_SCREENSHOTS"):
+            shutil.copy(tmp_path / f"coach-{screen}.png", Path(shot_dir) / f"coach-{screen}.png")
+
+        revoked = httpx.delete(f"{server}/v1/couple/coaches/{coach_id}", headers=alex)
+        assert revoked.status_code == 204
+        driver.refresh()
+        wait.until(seen.text_to_be_present_in_element((By.ID, "couples"), "No couple shares"))
+        assert driver.find_elements(By.CSS_SELECTOR, ".couple") == []
+    finally:
+        driver.quit()
