@@ -2,6 +2,7 @@ from fastapi import APIRouter, status
 
 from app.accounts import service
 from app.accounts.schemas import (
+    EraseRequest,
     LoginRequest,
     MeUpdate,
     RefreshRequest,
@@ -86,3 +87,20 @@ def update_me(
     body: MeUpdate, user: CurrentUser, session: SessionDep, clock: ClockDep
 ) -> UserPublic:
     return UserPublic.model_validate(service.update_me(session, user, body, now=clock.now()))
+
+
+@me_router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteMe",
+    summary="Erase your account, with your password: bids you logged, devices, consents",
+    responses=problem_responses(401, 403, 429),
+)
+def delete_me(
+    body: EraseRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> None:
+    service.erase(session, user, body.password, now=clock.now(), settings=settings)

@@ -44,6 +44,10 @@ class RefreshRequest(StrictInput):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
+class EraseRequest(StrictInput):
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+
+
 class MeUpdate(PatchInput):
     display_name: DisplayName | None = None
     timezone: Timezone | None = None

@@ -3,17 +3,22 @@
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import ratelimit, security
 from app.accounts.models import RefreshToken, Role, User
 from app.accounts.schemas import LoginRequest, MeUpdate, RegisterRequest, TokenPair
+from app.bank import service as bank
+from app.bids.models import Bid
 from app.coaching import service as coaching
+from app.coaching.models import CoachConsent
 from app.config import Settings
+from app.couples import service as couples
+from app.couples.models import CoupleMember
 from app.db import commit_then_raise
-from app.errors import Conflict, Unauthorized
+from app.errors import Conflict, Forbidden, Unauthorized
 from app.nudges import service as nudges
 
 
@@ -178,3 +183,34 @@ def update_me(session: Session, user: User, data: MeUpdate, *, now: datetime) ->
     if "timezone" in changes:
         nudges.reschedule(session, user, now)
     return user
+
+
+def erase(
+    session: Session, user: User, password: str, *, now: datetime, settings: Settings
+) -> None:
+    """Erase an account (GDPR art. 17): its tokens, devices, nudges, consents and the bids it
+    logged; its active couple ends. A partner keeps the bids they logged, and the couple's
+    balance is recomputed without the erased ones."""
+    policy = login_policy(settings)
+    key = ratelimit.key("login", user.email)
+    ratelimit.check(session, key, policy, now)
+    if not security.verify_password(password, user.password_hash):
+        ratelimit.record_failure(session, key, policy, now)
+        commit_then_raise(session, Forbidden("The password is not correct."))
+    memberships = session.scalars(select(CoupleMember).where(CoupleMember.user_id == user.id)).all()
+    for membership in memberships:
+        couple = bank.lock_couple(session, membership.couple_id)
+        coaching.revoke_all_for_couple(session, couple.id, "account_deleted", now, by=user.id)
+        if couple.ended_at is None:
+            couples.end_couple(session, couple, user, now=now)
+        session.execute(delete(Bid).where(Bid.couple_id == couple.id, Bid.logged_by_id == user.id))
+        bank.rebuild(session, couple)
+    # A coach's consents stay as history with the coach as null; revoke what stands.
+    session.execute(
+        update(CoachConsent)
+        .where(CoachConsent.coach_id == user.id, CoachConsent.revoked_at.is_(None))
+        .values(revoked_at=now, revoke_reason="account_deleted")
+    )
+    ratelimit.reset(session, key)
+    session.delete(user)  # tokens, devices, nudges and memberships go with it (cascade)
+    session.flush()

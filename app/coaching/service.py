@@ -175,9 +175,11 @@ def _state(session: Session, couple: Couple, me: uuid.UUID, coach_id: uuid.UUID)
 
 def coaches_of(session: Session, couple: Couple, me: uuid.UUID) -> list[CoachState]:
     coach_ids = session.scalars(
-        select(CoachConsent.coach_id).where(CoachConsent.couple_id == couple.id).distinct()
+        select(CoachConsent.coach_id)
+        .where(CoachConsent.couple_id == couple.id, CoachConsent.coach_id.is_not(None))
+        .distinct()
     ).all()
-    return [_state(session, couple, me, coach_id) for coach_id in coach_ids]
+    return [_state(session, couple, me, coach_id) for coach_id in coach_ids if coach_id]
 
 
 def access_log(

@@ -47,7 +47,7 @@ def upgrade() -> None:
         "coach_consents",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("couple_id", sa.Uuid(), nullable=False),
-        sa.Column("coach_id", sa.Uuid(), nullable=False),
+        sa.Column("coach_id", sa.Uuid(), nullable=True),
         sa.Column("partner_id", sa.Uuid(), nullable=True),
         sa.Column("scope", sa.String(length=32), nullable=False),
         sa.Column("consent_version", sa.String(length=32), nullable=False),
@@ -59,7 +59,7 @@ def upgrade() -> None:
             ["coach_id"],
             ["users.id"],
             name=op.f("fk_coach_consents_coach_id_users"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["couple_id"],

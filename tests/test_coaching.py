@@ -1,0 +1,559 @@
+"""Coaches and consent (SPEC §8): the coach code, each partner's consent and its history,
+the aggregate views a coach gets while both partners consent, the access log, and roles.
+
+The clock stands still on Tuesday 2026-03-10 12:00 UTC (13:00 in Berlin, the couples' time
+zone); the current local week started on Monday 2026-03-09.
+"""
+
+import re
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.clock import FrozenClock
+from app.coaching.models import CONSENT_SCOPE, CONSENT_TEXT_VERSION, CoachConsent
+from tests.factories import Account, assert_problem, invite, pair, register
+
+COACH_CODE = re.compile(r"^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{10}$")
+DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+UNKNOWN_CODE = "0000000000"
+THIS_MONDAY = date(2026, 3, 9)
+SWAPPED = {"me": "partner", "partner": "me"}
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def at(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    assert parsed.tzinfo is not None, value
+    return parsed
+
+
+def new_coach(client: TestClient, name: str = "Robin Coach") -> Account:
+    return register(client, display_name=name, role="coach")
+
+
+def code_of(client: TestClient, coach: Account) -> str:
+    code: str = ok(client.get("/v1/coach/profile", headers=coach.headers))["code"]
+    return code
+
+
+def grant(client: TestClient, partner: Account, code: Any) -> Any:
+    return client.post("/v1/couple/coaches", json={"coach_code": code}, headers=partner.headers)
+
+
+def granted(client: TestClient, partner: Account, code: str) -> dict[str, Any]:
+    body: dict[str, Any] = ok(grant(client, partner, code), 201)
+    return body
+
+
+def revoke(client: TestClient, partner: Account, coach_id: str) -> Any:
+    return client.delete(f"/v1/couple/coaches/{coach_id}", headers=partner.headers)
+
+
+def state_of(client: TestClient, partner: Account, coach: Account) -> dict[str, Any]:
+    states = ok(client.get("/v1/couple/coaches", headers=partner.headers))
+    mine = [s for s in states if s["coach"]["id"] == coach.id]
+    assert len(mine) == 1, states
+    assert mine[0]["coach"]["display_name"] == coach.display_name
+    return mine[0]  # type: ignore[no-any-return]
+
+
+def assert_states(
+    client: TestClient, coach: Account, expected: dict[str, tuple[Account, str]]
+) -> None:
+    for name, (partner, state) in expected.items():
+        assert state_of(client, partner, coach)["state"] == state, name
+
+
+def coached(client: TestClient, coach: Account) -> list[dict[str, Any]]:
+    couples: list[dict[str, Any]] = ok(client.get("/v1/coach/couples", headers=coach.headers))
+    return couples
+
+
+def progress(client: TestClient, coach: Account, couple_id: str, **params: Any) -> Any:
+    return client.get(
+        f"/v1/coach/couples/{couple_id}/progress", params=params, headers=coach.headers
+    )
+
+
+def couple_id_of(client: TestClient, partner: Account) -> str:
+    couple_id: str = ok(client.get("/v1/couple", headers=partner.headers))["id"]
+    return couple_id
+
+
+def access_log(client: TestClient, partner: Account, **params: Any) -> Any:
+    return client.get("/v1/couple/coach-access-log", params=params, headers=partner.headers)
+
+
+def consenting_couple(
+    client: TestClient, coach: Account, alex: str = "Alex", sam: str = "Sam"
+) -> tuple[Account, Account, str]:
+    """A couple whose two partners both let ``coach`` see their progress."""
+    a, b = pair(client, register(client, display_name=alex), register(client, display_name=sam))
+    code = code_of(client, coach)
+    granted(client, a, code)
+    granted(client, b, code)
+    return a, b, couple_id_of(client, a)
+
+
+def log_bid(
+    client: TestClient,
+    account: Account,
+    when: str,
+    *,
+    kind: str = "hug",
+    initiator: str = "me",
+    response: str = "toward",
+    note: str | None = None,
+) -> dict[str, Any]:
+    body = {"kind": kind, "initiator": initiator, "occurred_at": when, "response": response}
+    if note is not None:
+        body["note"] = note
+    bid: dict[str, Any] = ok(client.post("/v1/bids", json=body, headers=account.headers), 201)
+    return bid
+
+
+def shares(week: dict[str, Any]) -> dict[str, float]:
+    return {s["first_name"]: s["share"] for s in week["initiative"]}
+
+
+# --- the coach's profile ---------------------------------------------------------------
+
+
+def test_coach_profile_has_a_code_that_rotates(client: TestClient, clock: FrozenClock) -> None:
+    coach = new_coach(client)
+    profile = ok(client.get("/v1/coach/profile", headers=coach.headers))
+    assert COACH_CODE.match(profile["code"]), profile
+    assert at(profile["code_rotated_at"]) == clock.now()
+    assert profile["consent_text_version"] == CONSENT_TEXT_VERSION
+    assert code_of(client, coach) == profile["code"]  # reading it does not change it
+
+    rotated_at = clock.advance(minutes=1)
+    rotated = ok(client.post("/v1/coach/profile/code", headers=coach.headers))
+    assert COACH_CODE.match(rotated["code"]) and rotated["code"] != profile["code"]
+    assert at(rotated["code_rotated_at"]) == rotated_at
+    assert code_of(client, coach) == rotated["code"]
+
+    alex, _ = pair(client)
+    assert_problem(grant(client, alex, profile["code"]), 404)
+    assert granted(client, alex, rotated["code"])["coach"]["id"] == coach.id
+
+
+def test_rotating_the_code_keeps_the_consents_already_given(client: TestClient) -> None:
+    coach = new_coach(client)
+    _, _, couple_id = consenting_couple(client, coach)
+    ok(client.post("/v1/coach/profile/code", headers=coach.headers))
+    assert [c["couple_id"] for c in coached(client, coach)] == [couple_id]
+
+
+def test_partners_and_strangers_cannot_use_coach_endpoints(client: TestClient) -> None:
+    alex, _ = pair(client)
+    couple_id = couple_id_of(client, alex)
+    calls = [
+        ("GET", "/v1/coach/profile"),
+        ("POST", "/v1/coach/profile/code"),
+        ("GET", "/v1/coach/couples"),
+        ("GET", f"/v1/coach/couples/{couple_id}/progress"),
+    ]
+    for method, path in calls:
+        assert_problem(client.request(method, path, headers=alex.headers), 403)
+        assert_problem(client.request(method, path), 401)
+        bad_token = {"Authorization": "Bearer not-a-token"}
+        assert_problem(client.request(method, path, headers=bad_token), 401)
+
+
+# --- consent ---------------------------------------------------------------------------
+
+
+def test_coach_sees_a_couple_only_while_both_partners_consent(
+    client: TestClient, clock: FrozenClock
+) -> None:
+    coach = new_coach(client)
+    alex, sam = pair(client)
+    couple_id = couple_id_of(client, alex)
+    code = code_of(client, coach)
+
+    first = granted(client, alex, code)
+    assert first["coach"] == {"id": coach.id, "display_name": coach.display_name}
+    assert first["state"] == "waiting_for_partner" and first["active_since"] is None
+    assert_states(
+        client, coach, {"alex": (alex, "waiting_for_partner"), "sam": (sam, "waiting_for_you")}
+    )
+    assert state_of(client, sam, coach)["active_since"] is None
+    assert coached(client, coach) == []
+    assert_problem(progress(client, coach, couple_id), 404)
+
+    both_at = clock.advance(minutes=1)
+    second = granted(client, sam, code)
+    assert second["state"] == "active" and at(second["active_since"]) == both_at
+    for partner in (alex, sam):
+        state = state_of(client, partner, coach)
+        assert state["state"] == "active" and at(state["active_since"]) == both_at
+    [seen] = coached(client, coach)
+    assert seen["couple_id"] == couple_id
+    assert sorted(seen["first_names"]) == ["Alex", "Sam"]
+    assert at(seen["since"]) == both_at
+    assert seen["last_active_day"] is None
+    assert seen["balance"] == 0 and seen["toward_rate_30d"] is None
+    assert ok(progress(client, coach, couple_id))["couple_id"] == couple_id
+
+    clock.advance(minutes=1)
+    response = revoke(client, alex, coach.id)
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    assert coached(client, coach) == []
+    assert_problem(progress(client, coach, couple_id), 404)
+    # Sam's consent still stands: now Alex is the one the coach waits for.
+    assert_states(
+        client, coach, {"alex": (alex, "waiting_for_you"), "sam": (sam, "waiting_for_partner")}
+    )
+    assert state_of(client, alex, coach)["active_since"] is None
+
+    assert revoke(client, sam, coach.id).status_code == 204
+    assert_states(client, coach, {"alex": (alex, "revoked"), "sam": (sam, "revoked")})
+
+    granted(client, alex, code)
+    granted(client, sam, code)
+    assert [c["couple_id"] for c in coached(client, coach)] == [couple_id]
+
+
+def test_history_keeps_every_grant_and_revocation(client: TestClient, clock: FrozenClock) -> None:
+    coach = new_coach(client)
+    alex, sam = pair(client)
+    code = code_of(client, coach)
+
+    t0 = clock.now()
+    granted(client, alex, code)
+    t1 = clock.advance(minutes=1)
+    granted(client, sam, code)
+    t2 = clock.advance(minutes=1)
+    assert revoke(client, alex, coach.id).status_code == 204
+    t3 = clock.advance(minutes=1)
+    again = granted(client, alex, code)
+    assert again["state"] == "active" and at(again["active_since"]) == t3
+
+    expected = [  # (who, granted_at, revoked_at, revoke_reason), as Alex sees it
+        ("me", t0, t2, "revoked"),
+        ("partner", t1, None, None),
+        ("me", t3, None, None),
+    ]
+    for viewer, seen_as in ((alex, {"me": "me", "partner": "partner"}), (sam, SWAPPED)):
+        history = state_of(client, viewer, coach)["history"]
+        assert len(history) == 3, history
+        for event, (who, granted_at, revoked_at, reason) in zip(history, expected, strict=True):
+            assert event["partner"] == seen_as[who], (viewer.display_name, event)
+            assert at(event["granted_at"]) == granted_at
+            assert (event["revoked_at"] and at(event["revoked_at"])) == revoked_at
+            assert event["revoke_reason"] == reason
+            assert event["scope"] == CONSENT_SCOPE == "aggregate_progress"
+            assert event["consent_version"] == CONSENT_TEXT_VERSION
+
+
+def test_coach_codes_are_forgiving_when_typed(client: TestClient) -> None:
+    coach = new_coach(client)
+    alex, sam = pair(client)
+    code = code_of(client, coach)
+    # Lower case, a hyphen, spaces, and Crockford's look-alikes (o for 0, l for 1).
+    typed = code.lower().replace("0", "o").replace("1", "l")
+    typed = f" {typed[:5]}-{typed[5:]} "
+    assert granted(client, alex, typed)["coach"]["id"] == coach.id
+    assert granted(client, sam, code.lower())["state"] == "active"
+
+
+def test_bad_consent_requests_get_a_clear_4xx(client: TestClient) -> None:
+    coach = new_coach(client)
+    alex, sam = pair(client)
+    loner = register(client)
+    code = code_of(client, coach)
+
+    body = assert_problem(grant(client, alex, UNKNOWN_CODE), 404)
+    assert "code" in body["detail"].lower()
+    assert_problem(grant(client, alex, "not a code"), 404)
+    assert ok(client.get("/v1/couple/coaches", headers=alex.headers)) == []
+
+    granted(client, alex, code)
+    assert_problem(grant(client, alex, code), 409)
+    assert len(state_of(client, alex, coach)["history"]) == 1
+
+    assert_problem(revoke(client, sam, coach.id), 404)  # Sam never granted
+    assert_problem(revoke(client, alex, str(uuid.uuid4())), 404)
+    assert_problem(revoke(client, alex, alex.id), 404)
+    assert revoke(client, alex, coach.id).status_code == 204
+    assert_problem(revoke(client, alex, coach.id), 404)  # already revoked
+    assert len(state_of(client, alex, coach)["history"]) == 1
+
+    assert_problem(grant(client, coach, code), 403)  # a coach using their own code
+    assert_problem(grant(client, loner, code), 404)  # no couple to consent for
+    assert_problem(revoke(client, loner, coach.id), 404)
+
+    for bad in [{}, {"coach_code": code, "extra": 1}, {"coach_code": 12}, {"coach_code": ""}]:
+        body = assert_problem(client.post("/v1/couple/coaches", json=bad, headers=sam.headers), 422)
+        assert body["errors"], body
+    not_json = client.post(
+        "/v1/couple/coaches",
+        content=b"{",
+        headers={**sam.headers, "Content-Type": "application/json"},
+    )
+    assert_problem(not_json, 400)  # the app answers malformed JSON with 400
+    assert_problem(revoke(client, alex, "not-a-uuid"), 422)
+    assert state_of(client, sam, coach)["state"] == "revoked"  # nothing above wrote for Sam
+
+
+def test_guessing_coach_codes_is_rate_limited(client: TestClient, clock: FrozenClock) -> None:
+    coach = new_coach(client)
+    alex, sam = pair(client)
+    code = code_of(client, coach)
+    for n in range(10):
+        assert_problem(grant(client, alex, f"{n:010d}"), 404)
+
+    blocked = assert_problem(grant(client, alex, code), 429)
+    assert "code" in blocked["detail"].lower()
+    retry_after = int(grant(client, alex, code).headers["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert ok(client.get("/v1/couple/coaches", headers=alex.headers)) == []
+    assert granted(client, sam, code)["state"] == "waiting_for_partner"  # Sam is not blocked
+
+    clock.advance(seconds=retry_after + 1)
+    assert granted(client, alex, code)["state"] == "active"
+    # A success forgets the failures: one more wrong code is an ordinary 404.
+    assert_problem(grant(client, alex, UNKNOWN_CODE), 404)
+
+
+def test_ending_the_couple_revokes_every_coach(
+    client: TestClient, db: Any, clock: FrozenClock
+) -> None:
+    coach, other = new_coach(client), new_coach(client, "Kim Other")
+    alex, sam, couple_id = consenting_couple(client, coach)
+    granted(client, alex, code_of(client, other))
+    earlier = clock.advance(minutes=1)
+    assert revoke(client, alex, other.id).status_code == 204
+
+    ended_at = clock.advance(minutes=1)
+    assert client.delete("/v1/couple", headers=sam.headers).status_code == 204
+    assert coached(client, coach) == []
+    assert_problem(progress(client, coach, couple_id), 404)
+    assert_problem(client.get("/v1/couple/coaches", headers=alex.headers), 404)
+
+    with Session(db.engine) as session:
+        rows = session.scalars(
+            select(CoachConsent).where(CoachConsent.couple_id == uuid.UUID(couple_id))
+        ).all()
+    by_coach = {(str(r.coach_id), str(r.partner_id)): r for r in rows}
+    assert len(rows) == 3 and len(by_coach) == 3
+    for partner in (alex, sam):
+        row = by_coach[(coach.id, partner.id)]
+        assert (row.revoked_at, row.revoke_reason) == (ended_at, "couple_ended")
+        assert str(row.revoked_by_id) == sam.id
+    kept = by_coach[(other.id, alex.id)]  # revoked before: its record is left as it was
+    assert (kept.revoked_at, kept.revoke_reason, str(kept.revoked_by_id)) == (
+        earlier,
+        "revoked",
+        alex.id,
+    )
+
+    # Pairing again makes a new couple: the old consents do not carry over.
+    pair(client, alex, sam)
+    assert ok(client.get("/v1/couple/coaches", headers=alex.headers)) == []
+    assert coached(client, coach) == []
+
+
+# --- the coach's views -----------------------------------------------------------------
+
+
+def test_coach_views_never_show_a_note_a_bid_or_a_time_of_day(client: TestClient) -> None:
+    coach = new_coach(client)
+    alex, sam, couple_id = consenting_couple(client, coach, "Alex Morgan", "Sam Rivera")
+    notes = ["our secret picnic by the lake", "the argument about money"]
+    bids = [
+        log_bid(client, alex, "2026-03-09T18:30:00Z", note=notes[0]),
+        log_bid(
+            client, sam, "2026-03-10T07:15:00Z", kind="check_in", response="against", note=notes[1]
+        ),
+    ]
+    for raw in (
+        progress(client, coach, couple_id).text,
+        client.get("/v1/coach/couples", headers=coach.headers).text,
+    ):
+        for secret in [
+            *notes,
+            *(b["id"] for b in bids),
+            "note",
+            "occurred_at",
+            "kind",
+            "Morgan",
+            "Rivera",
+        ]:
+            assert secret not in raw, secret
+    raw_progress = progress(client, coach, couple_id, weeks=2).text
+    assert not DATETIME.search(raw_progress), raw_progress
+    assert sorted(ok(progress(client, coach, couple_id))["first_names"]) == ["Alex", "Sam"]
+
+
+@pytest.mark.parametrize("weeks", [None, 1, 5, 52])
+def test_progress_has_n_consecutive_weeks_ending_with_this_one(
+    client: TestClient, weeks: int | None
+) -> None:
+    coach = new_coach(client)
+    _, _, couple_id = consenting_couple(client, coach)
+    body = ok(progress(client, coach, couple_id, **({} if weeks is None else {"weeks": weeks})))
+    n = weeks or 12
+    assert [date.fromisoformat(w["week_start"]) for w in body["weeks"]] == [
+        THIS_MONDAY - timedelta(weeks=n - 1 - i) for i in range(n)
+    ]
+
+
+def test_progress_weeks_out_of_range_are_refused(client: TestClient) -> None:
+    coach = new_coach(client)
+    _, _, couple_id = consenting_couple(client, coach)
+    for weeks in (0, 53, -1, "twelve"):
+        assert_problem(progress(client, coach, couple_id, weeks=weeks), 422)
+    assert_problem(progress(client, coach, "not-a-uuid"), 422)
+
+
+def test_progress_figures_come_from_the_couples_days(client: TestClient) -> None:
+    coach = new_coach(client)
+    alex, sam, couple_id = consenting_couple(client, coach, "Alex Morgan", "Sam Rivera")
+    # Last week (Mon 2 to Sun 8 March, local days starting at 04:00 Berlin time).
+    log_bid(client, alex, "2026-03-04T10:00:00Z")  # Alex initiated
+    log_bid(
+        client,
+        alex,
+        "2026-03-04T18:00:00Z",
+        kind="compliment",
+        initiator="partner",
+        response="away",
+    )
+    log_bid(client, sam, "2026-03-06T10:00:00Z")
+    log_bid(client, sam, "2026-03-06T11:00:00Z", kind="check_in", response="against")
+    log_bid(client, sam, "2026-03-07T20:00:00Z", kind="laugh", initiator="partner")  # Alex
+    # 02:00 on Monday in Berlin is still Sunday's couple day: last week.
+    log_bid(client, sam, "2026-03-09T01:00:00Z")
+    # This week so far.
+    log_bid(client, alex, "2026-03-09T10:00:00Z")
+    log_bid(client, alex, "2026-03-10T08:00:00Z", kind="kiss", response="pending")
+    log_bid(client, sam, "2026-03-10T09:00:00Z", kind="thanks", initiator="partner")  # Alex
+
+    empty, last, this = ok(progress(client, coach, couple_id, weeks=3))["weeks"]
+    assert [empty["week_start"], last["week_start"], this["week_start"]] == [
+        "2026-02-23",
+        "2026-03-02",
+        "2026-03-09",
+    ]
+    assert (empty["bids"], empty["active_days"], empty["end_balance"]) == (0, 0, 0)
+    assert empty["toward_rate"] is None and empty["positive_negative_ratio"] is None
+    assert set(shares(empty).values()) == {0}
+
+    assert (last["bids"], last["active_days"]) == (6, 4)
+    assert last["toward_rate"] == pytest.approx(4 / 6)
+    assert last["positive_negative_ratio"] == pytest.approx(2.0)
+    assert shares(last) == pytest.approx({"Alex": 2 / 6, "Sam": 4 / 6})
+
+    assert (this["bids"], this["active_days"]) == (3, 2)
+    assert this["toward_rate"] == pytest.approx(1.0)
+    assert this["positive_negative_ratio"] is None  # no negatives
+    assert shares(this) == pytest.approx({"Alex": 1.0, "Sam": 0.0})
+
+    balance = ok(client.get("/v1/couple/balance", headers=alex.headers))["balance"]
+    points = ok(client.get("/v1/couple/balance/history?days=30", headers=sam.headers))["points"]
+    sunday = {p["date"]: p["balance"] for p in points}["2026-03-08"]
+    assert this["end_balance"] == pytest.approx(balance, rel=1e-9)
+    assert last["end_balance"] == pytest.approx(sunday, rel=1e-9)
+    assert 0 < sunday != pytest.approx(balance)
+
+    [seen] = coached(client, coach)
+    assert seen["last_active_day"] == "2026-03-10"
+    assert seen["balance"] == pytest.approx(balance, rel=1e-9)
+    assert seen["toward_rate_30d"] == pytest.approx(6 / 8)
+
+
+def test_progress_is_404_without_both_partners_consent(client: TestClient) -> None:
+    coach, stranger, half = (
+        new_coach(client),
+        new_coach(client, "Kim Stranger"),
+        new_coach(client, "Lee Half"),
+    )
+    alex, sam, couple_id = consenting_couple(client, coach)
+    granted(client, alex, code_of(client, half))  # only one partner let this coach in
+
+    for other in (stranger, half):
+        refused = assert_problem(progress(client, other, couple_id), 404)
+        missing = assert_problem(progress(client, other, str(uuid.uuid4())), 404)
+        assert (refused["title"], refused["detail"]) == (missing["title"], missing["detail"])
+        assert coached(client, other) == []
+    assert_problem(progress(client, coach, str(uuid.uuid4())), 404)
+    # Refused reads are not the couple's business: nothing was seen, nothing is logged.
+    assert ok(access_log(client, sam))["items"] == []
+
+
+# --- the access log --------------------------------------------------------------------
+
+
+def test_every_coach_read_is_logged_for_both_partners(
+    client: TestClient, clock: FrozenClock
+) -> None:
+    coach = new_coach(client)
+    alex, sam, couple_id = consenting_couple(client, coach)
+    jo, _, _ = consenting_couple(client, coach, "Jo", "Max")
+
+    reads = []
+    for view in ("couples", "progress", "progress"):
+        if view == "couples":
+            assert len(coached(client, coach)) == 2
+        else:
+            ok(progress(client, coach, couple_id, weeks=2))
+        reads.append((view, clock.now()))
+        clock.advance(minutes=1)
+    assert_problem(progress(client, coach, str(uuid.uuid4())), 404)
+
+    for partner in (alex, sam):
+        page = ok(access_log(client, partner))
+        assert page["next_cursor"] is None
+        entries = [(e["view"], at(e["at"])) for e in page["items"]]
+        assert entries == list(reversed(reads))  # newest first
+        for entry in page["items"]:
+            assert entry["coach"] == {"id": coach.id, "display_name": coach.display_name}
+            uuid.UUID(entry["id"])
+
+    walked, cursor = [], None
+    while True:
+        page = ok(access_log(client, alex, limit=1, **({"cursor": cursor} if cursor else {})))
+        assert len(page["items"]) == 1
+        walked.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == ok(access_log(client, alex))["items"]
+
+    assert_problem(access_log(client, alex, cursor="garbage!!"), 400)
+    assert_problem(access_log(client, alex, limit=0), 422)
+    # The other couple was only in the list read.
+    assert [e["view"] for e in ok(access_log(client, jo))["items"]] == ["couples"]
+
+
+# --- roles -----------------------------------------------------------------------------
+
+
+def test_a_coach_cannot_act_as_a_partner(client: TestClient) -> None:
+    coach = new_coach(client)
+    alex = register(client, display_name="Alex")
+    code = invite(client, alex)
+    bid = {"kind": "hug", "initiator": "me"}
+    assert_problem(client.post("/v1/bids", json=bid, headers=coach.headers), 403)
+    assert_problem(client.post("/v1/couple/join", json={"code": code}, headers=coach.headers), 403)
+    assert_problem(client.post("/v1/couple/invites", headers=coach.headers), 403)
+    for path in ("/v1/couple/coaches", "/v1/couple/coach-access-log"):
+        assert_problem(client.get(path, headers=coach.headers), 403)
+    # The refused join did not use up the invite.
+    pair(client, alex, register(client, display_name="Sam"))
