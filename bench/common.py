@@ -2,7 +2,6 @@
 
 import os
 import statistics
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from app import migrations
 from tests.databases import create_database, drop_database
-from tests.processes import free_port, start, stop, tend_env, wait_ready
+from tests.processes import tend_server
 
 SECRET = "benchmark-secret-key-0123456789-0123456789"
 POSTGRES_URL = os.environ.get("TEND_BENCH_POSTGRES_URL") or os.environ.get(
@@ -60,21 +59,11 @@ def fresh_database(backend: str) -> Iterator[str]:
 
 @contextmanager
 def server(url: str, workers: int = 1) -> Iterator[str]:
-    """`tend serve` in its own process, as production runs it; yields its base URL."""
-    port = free_port()
-    env = tend_env(url, SECRET, TEND_SCHEDULER="off", TEND_LOG_LEVEL="WARNING")
-    process = start(
-        ["serve", "--port", str(port), "--workers", str(workers)],
-        env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
+    """`tend serve` in its own process(es), as production runs it; yields its base URL."""
+    with tend_server(
+        url, SECRET, workers=workers, TEND_SCHEDULER="off", TEND_LOG_LEVEL="WARNING"
+    ) as base:
         yield base
-    finally:
-        stop(process)
 
 
 def percentile(samples: list[float], q: float) -> float:

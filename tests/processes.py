@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -77,3 +79,23 @@ def pair_over_http(
     code = client.post("/v1/couple/invites", headers=headers[0]).json()["code"]
     client.post("/v1/couple/join", json={"code": code}, headers=headers[1]).raise_for_status()
     return headers[0], headers[1]
+
+
+@contextmanager
+def tend_server(
+    database_url: str, secret_key: str, *, workers: int = 1, **settings: str
+) -> Iterator[str]:
+    """`tend serve` on 127.0.0.1 until the block ends; yields its base URL."""
+    port = free_port()
+    process = start(
+        ["serve", "--port", str(port), "--workers", str(workers)],
+        tend_env(database_url, secret_key, **settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield base
+    finally:
+        stop(process)

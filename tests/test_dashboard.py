@@ -7,7 +7,6 @@ are missing, elsewhere the test is skipped with that reason."""
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 
 from app import migrations
 from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
-from tests.processes import free_port, pair_over_http, start, stop, tend_env, wait_ready
+from tests.processes import free_port, pair_over_http, tend_server
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENS = {"phone": (390, 844), "desktop": (1280, 800)}
@@ -42,19 +41,10 @@ def _browser_or_skip() -> None:
 def server(database, tmp_path):
     url = fresh_database_url(database.backend, tmp_path, "dashboard")
     migrations.upgrade(url)
-    port = free_port()
-    process = start(
-        ["serve", "--port", str(port)],
-        tend_env(url, TEST_SECRET, TEND_SCHEDULER="off"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(base, process)
-        yield base
+        with tend_server(url, TEST_SECRET, TEND_SCHEDULER="off") as base:
+            yield base
     finally:
-        stop(process)
         drop_database(url)
 
 

@@ -10,7 +10,15 @@ import pytest
 from app import migrations
 from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
 from tests.fake_expo import FakeExpo
-from tests.processes import free_port, pair_over_http, start, stop, tend_env, wait_ready
+from tests.processes import (
+    free_port,
+    pair_over_http,
+    start,
+    stop,
+    tend_env,
+    tend_server,
+    wait_ready,
+)
 
 TOKEN = "ExponentPushToken[e2e-sam]"
 
@@ -77,29 +85,21 @@ def test_tend_serve_runs_the_scheduler_in_process(migrated_url):
 
 
 def test_tend_worker_sends_for_an_api_without_a_scheduler(migrated_url):
-    with FakeExpo() as expo:
-        port = free_port()
-        api = start(
-            ["serve", "--port", str(port)],
-            tend_env(migrated_url, TEST_SECRET, **_settings(expo, "off")),
+    with (
+        FakeExpo() as expo,
+        tend_server(migrated_url, TEST_SECRET, **_settings(expo, "off")) as base,
+    ):
+        _walk(base)
+        time.sleep(2)
+        assert expo.state.accepted == []  # the API alone sends nothing
+        worker = start(
+            ["worker"],
+            tend_env(migrated_url, TEST_SECRET, **_settings(expo, "on")),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        worker = None
         try:
-            wait_ready(f"http://127.0.0.1:{port}", api)
-            _walk(f"http://127.0.0.1:{port}")
-            time.sleep(2)
-            assert expo.state.accepted == []  # the API alone sends nothing
-            worker = start(
-                ["worker"],
-                tend_env(migrated_url, TEST_SECRET, **_settings(expo, "on")),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
             push = _wait_for_push(expo)
         finally:
-            stop(api)
-            if worker is not None:
-                stop(worker)
+            stop(worker)
     assert push["to"] == TOKEN
