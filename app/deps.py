@@ -1,8 +1,8 @@
 """Request dependencies: the session (one transaction per request), the clock, the caller."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,6 +19,23 @@ from app.db import writing
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITES_ON_READ = "__tend_writes_on_read__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def writes_on_read(endpoint: F) -> F:
+    """Mark a GET route that writes (an access log entry), so its transaction starts as a
+    writer: on SQLite a read transaction cannot become a writer once another has written."""
+    setattr(endpoint, _WRITES_ON_READ, True)
+    return endpoint
+
+
+def _writes(request: Request) -> bool:
+    if request.method not in _READ_METHODS:
+        return True
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return bool(getattr(endpoint, _WRITES_ON_READ, False))
 
 
 def get_settings(request: Request) -> Settings:
@@ -36,7 +53,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
     Declared with scope="function" so that a 2xx on a write means the data is durable.
     """
-    write = request.method not in _READ_METHODS
+    write = _writes(request)
     with (
         request.app.state.session_factory() as session,
         writing(session) if write else nullcontext(),
@@ -106,3 +123,14 @@ def get_current_couple(user: CurrentPartner, session: SessionDep) -> Couple:
 
 
 CurrentCouple = Annotated[Couple, Depends(get_current_couple)]
+
+
+def get_history_couple(user: CurrentPartner, session: SessionDep) -> Couple:
+    """The active couple, or else the latest one: its history stays readable after it ends."""
+    couple = couples_service.latest_couple_of(session, user.id)
+    if couple is None:
+        raise NotFound("You have not been in a couple yet.")
+    return couple
+
+
+HistoryCouple = Annotated[Couple, Depends(get_history_couple)]

@@ -7,6 +7,7 @@ zone); the current local week started on Monday 2026-03-09.
 
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.clock import FrozenClock
 from app.coaching.models import CONSENT_SCOPE, CONSENT_TEXT_VERSION, CoachConsent
+from app.config import Settings
+from app.main import create_app
 from tests.factories import Account, assert_problem, invite, pair, register
 
 COACH_CODE = re.compile(r"^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{10}$")
@@ -318,9 +321,9 @@ def test_guessing_coach_codes_is_rate_limited(client: TestClient, clock: FrozenC
     for n in range(10):
         assert_problem(grant(client, alex, f"{n:010d}"), 404)
 
-    blocked = assert_problem(grant(client, alex, code), 429)
-    assert "code" in blocked["detail"].lower()
-    retry_after = int(grant(client, alex, code).headers["Retry-After"])
+    blocked = grant(client, alex, code)  # a valid code, but too late
+    assert "code" in assert_problem(blocked, 429)["detail"].lower()
+    retry_after = int(blocked.headers["Retry-After"])
     assert 1 <= retry_after <= 60
     assert ok(client.get("/v1/couple/coaches", headers=alex.headers)) == []
     assert granted(client, sam, code)["state"] == "waiting_for_partner"  # Sam is not blocked
@@ -340,11 +343,23 @@ def test_ending_the_couple_revokes_every_coach(
     earlier = clock.advance(minutes=1)
     assert revoke(client, alex, other.id).status_code == 204
 
+    assert len(coached(client, coach)) == 1  # one read, logged
     ended_at = clock.advance(minutes=1)
     assert client.delete("/v1/couple", headers=sam.headers).status_code == 204
     assert coached(client, coach) == []
     assert_problem(progress(client, coach, couple_id), 404)
-    assert_problem(client.get("/v1/couple/coaches", headers=alex.headers), 404)
+    # The history stays readable to both after the couple ended (SPEC §4).
+    after = ok(client.get("/v1/couple/coaches", headers=alex.headers))
+    assert {c["coach"]["id"]: c["state"] for c in after} == {
+        coach.id: "revoked",
+        other.id: "revoked",
+    }
+    reasons = {
+        e["revoke_reason"] for c in after if c["coach"]["id"] == coach.id for e in c["history"]
+    }
+    assert reasons == {"couple_ended"}
+    log = ok(client.get("/v1/couple/coach-access-log", headers=sam.headers))["items"]
+    assert [(e["coach"]["id"], e["view"]) for e in log] == [(coach.id, "couples")]
 
     with Session(db.engine) as session:
         rows = session.scalars(
@@ -453,12 +468,13 @@ def test_progress_figures_come_from_the_couples_days(client: TestClient) -> None
     ]
     assert (empty["bids"], empty["active_days"], empty["end_balance"]) == (0, 0, 0)
     assert empty["toward_rate"] is None and empty["positive_negative_ratio"] is None
-    assert set(shares(empty).values()) == {0}
+    assert set(shares(empty).values()) == {0}  # nobody took initiative in a week without bids
 
     assert (last["bids"], last["active_days"]) == (6, 4)
     assert last["toward_rate"] == pytest.approx(4 / 6)
     assert last["positive_negative_ratio"] == pytest.approx(2.0)
     assert shares(last) == pytest.approx({"Alex": 2 / 6, "Sam": 4 / 6})
+    assert sum(shares(last).values()) == pytest.approx(1.0)
 
     assert (this["bids"], this["active_days"]) == (3, 2)
     assert this["toward_rate"] == pytest.approx(1.0)
@@ -507,34 +523,29 @@ def test_every_coach_read_is_logged_for_both_partners(
     alex, sam, couple_id = consenting_couple(client, coach)
     jo, _, _ = consenting_couple(client, coach, "Jo", "Max")
 
-    reads = []
-    for view in ("couples", "progress", "progress"):
-        if view == "couples":
-            assert len(coached(client, coach)) == 2
-        else:
-            ok(progress(client, coach, couple_id, weeks=2))
-        reads.append((view, clock.now()))
-        clock.advance(minutes=1)
+    t0 = clock.now()
+    assert len(coached(client, coach)) == 2
+    t1 = clock.advance(minutes=1)
+    ok(progress(client, coach, couple_id, weeks=2))
+    ok(progress(client, coach, couple_id))  # the same instant: the cursor must break the tie
+    reads = [("progress", t1), ("progress", t1), ("couples", t0)]  # newest first
     assert_problem(progress(client, coach, str(uuid.uuid4())), 404)
 
     for partner in (alex, sam):
         page = ok(access_log(client, partner))
         assert page["next_cursor"] is None
-        entries = [(e["view"], at(e["at"])) for e in page["items"]]
-        assert entries == list(reversed(reads))  # newest first
+        assert [(e["view"], at(e["at"])) for e in page["items"]] == reads
         for entry in page["items"]:
             assert entry["coach"] == {"id": coach.id, "display_name": coach.display_name}
             uuid.UUID(entry["id"])
 
     walked, cursor = [], None
-    while True:
+    for _ in range(len(reads)):
         page = ok(access_log(client, alex, limit=1, **({"cursor": cursor} if cursor else {})))
-        assert len(page["items"]) == 1
         walked.extend(page["items"])
         cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert walked == ok(access_log(client, alex))["items"]
+    assert cursor is None
+    assert walked == ok(access_log(client, sam))["items"]
 
     assert_problem(access_log(client, alex, cursor="garbage!!"), 400)
     assert_problem(access_log(client, alex, limit=0), 422)
@@ -555,5 +566,38 @@ def test_a_coach_cannot_act_as_a_partner(client: TestClient) -> None:
     assert_problem(client.post("/v1/couple/invites", headers=coach.headers), 403)
     for path in ("/v1/couple/coaches", "/v1/couple/coach-access-log"):
         assert_problem(client.get(path, headers=coach.headers), 403)
-    # The refused join did not use up the invite.
-    pair(client, alex, register(client, display_name="Sam"))
+    # The refused join did not use up the invite: a partner can still join with it.
+    sam = register(client, display_name="Sam")
+    ok(client.post("/v1/couple/join", json={"code": code}, headers=sam.headers), 201)
+
+
+# --- concurrency -----------------------------------------------------------------------
+
+
+def test_coach_reads_alongside_partner_writes_never_fail(
+    db: Any, settings: Settings, clock: FrozenClock
+) -> None:
+    """A coach read writes its access-log entry: it must not fail while partners log bids
+    (nor while the coach's dashboard loads several views at once)."""
+    app = create_app(settings, clock=clock, engine=db.engine)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        coach = new_coach(client)
+        alex, sam, couple_id = consenting_couple(client, coach)
+
+        def coach_read(n: int) -> Any:
+            if n % 2:
+                return progress(client, coach, couple_id, weeks=4)
+            return client.get("/v1/coach/couples", headers=coach.headers)
+
+        def partner_write(n: int) -> Any:
+            bid = {"kind": "hug", "initiator": "me", "response": "toward"}
+            return client.post("/v1/bids", json=bid, headers=(alex, sam)[n % 2].headers)
+
+        with ThreadPoolExecutor(8) as pool:
+            reads = [pool.submit(coach_read, n) for n in range(12)]
+            writes = [pool.submit(partner_write, n) for n in range(12)]
+            read_statuses = [f.result().status_code for f in reads]
+            write_statuses = [f.result().status_code for f in writes]
+        assert write_statuses == [201] * 12
+        assert read_statuses == [200] * 12
+        assert len(ok(access_log(client, alex))["items"]) == 12

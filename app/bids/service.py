@@ -199,12 +199,16 @@ def delete(session: Session, user: User, bid: Bid, *, now: datetime) -> None:
 
 def history_couple_id(session: Session, user: User, couple_id: uuid.UUID | None) -> uuid.UUID:
     """The couple whose bids a list shows: the one asked for, else the active or latest one."""
-    query = select(CoupleMember.couple_id).where(CoupleMember.user_id == user.id)
-    if couple_id is not None:
-        query = query.where(CoupleMember.couple_id == couple_id)
-    else:
-        query = query.order_by(CoupleMember.left_at.is_(None).desc(), CoupleMember.joined_at.desc())
-    found = session.scalars(query.limit(1)).first()
+    if couple_id is None:
+        latest = couples.latest_couple_of(session, user.id)
+        if latest is None:
+            raise NotFound("No couple to show bids for.")
+        return latest.id
+    found = session.scalars(
+        select(CoupleMember.couple_id).where(
+            CoupleMember.user_id == user.id, CoupleMember.couple_id == couple_id
+        )
+    ).first()
     if found is None:
         raise NotFound("No couple to show bids for.")
     return found

@@ -17,7 +17,15 @@ from app.coaching.schemas import (
     PartnerShare,
     WeekProgress,
 )
-from app.deps import ClockDep, CurrentCoach, CurrentCouple, CurrentPartner, SessionDep
+from app.deps import (
+    ClockDep,
+    CurrentCoach,
+    CurrentCouple,
+    CurrentPartner,
+    HistoryCouple,
+    SessionDep,
+    writes_on_read,
+)
 from app.errors import problem_responses
 from app.pagination import (
     Page,
@@ -86,6 +94,7 @@ def rotate_code(coach: CurrentCoach, session: SessionDep, clock: ClockDep) -> Co
     summary="Couples whose two partners both let you see their progress",
     responses=problem_responses(401, 403),
 )
+@writes_on_read
 def list_couples(coach: CurrentCoach, session: SessionDep, clock: ClockDep) -> list[CoachedCouple]:
     return [
         CoachedCouple(**vars(s)) for s in service.consenting_couples(session, coach, clock.now())
@@ -98,6 +107,7 @@ def list_couples(coach: CurrentCoach, session: SessionDep, clock: ClockDep) -> l
     summary="A consenting couple's weekly figures (no single bid, nothing finer than a day)",
     responses=problem_responses(401, 403, 404),
 )
+@writes_on_read
 def get_progress(
     couple_id: uuid.UUID,
     coach: CurrentCoach,
@@ -151,7 +161,7 @@ def grant(
     responses=problem_responses(401, 403, 404),
 )
 def list_coaches(
-    partner: CurrentPartner, couple: CurrentCouple, session: SessionDep
+    partner: CurrentPartner, couple: HistoryCouple, session: SessionDep
 ) -> list[CoachConsentState]:
     return [_state(s, partner.id) for s in service.coaches_of(session, couple, partner.id)]
 
@@ -180,7 +190,7 @@ def revoke(
     responses=problem_responses(401, 403, 404),
 )
 def get_access_log(
-    partner: CurrentPartner, couple: CurrentCouple, session: SessionDep, page: PageParamsDep
+    partner: CurrentPartner, couple: HistoryCouple, session: SessionDep, page: PageParamsDep
 ) -> Page[AccessLogEntry]:
     after = decode_instant_cursor(page.cursor) if page.cursor else None
     rows = service.access_log(session, couple, limit=page.limit, after=after)

@@ -44,6 +44,17 @@ def active_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None:
     ).one_or_none()
 
 
+def latest_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None:
+    """The active couple, or else the one joined last."""
+    return session.scalars(
+        select(Couple)
+        .join(CoupleMember, CoupleMember.couple_id == Couple.id)
+        .where(CoupleMember.user_id == user_id)
+        .order_by(CoupleMember.left_at.is_(None).desc(), CoupleMember.joined_at.desc())
+        .limit(1)
+    ).first()
+
+
 def partner_in(session: Session, couple: Couple, user_id: uuid.UUID) -> User:
     return session.scalars(
         select(User)
