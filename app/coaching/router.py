@@ -31,8 +31,8 @@ from app.pagination import (
     Page,
     PageParamsDep,
     decode_instant_cursor,
-    encode_cursor,
     encode_instant_cursor,
+    page_of,
 )
 
 coach_router = APIRouter(prefix="/v1/coach", tags=["coach"])
@@ -194,11 +194,8 @@ def get_access_log(
 ) -> Page[AccessLogEntry]:
     after = decode_instant_cursor(page.cursor) if page.cursor else None
     rows = service.access_log(session, couple, limit=page.limit, after=after)
-    items = rows[: page.limit]
-    next_cursor = (
-        encode_cursor(encode_instant_cursor(items[-1][0].at, items[-1][0].id))
-        if len(rows) > page.limit
-        else None
+    items, next_cursor = page_of(
+        rows, page.limit, lambda r: encode_instant_cursor(r[0].at, r[0].id)
     )
     return Page[AccessLogEntry](
         items=[
