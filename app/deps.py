@@ -91,7 +91,7 @@ def get_current_user(
     except security.InvalidToken as exc:
         raise Unauthorized("The access token is invalid or has expired.") from exc
     user = session.get(User, claims.user_id)
-    if user is None:
+    if user is None or user.session_version != claims.session_version:
         raise Unauthorized("The access token is invalid or has expired.")
     return user
 

@@ -47,6 +47,7 @@ def password_hash_needs_update(password_hash: str) -> bool:
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: uuid.UUID
+    session_version: int
     issued_at: datetime
     expires_at: datetime
 
@@ -56,10 +57,16 @@ class InvalidToken(Exception):
 
 
 def create_access_token(
-    user_id: uuid.UUID, *, secret_key: str, now: datetime, lifetime: timedelta
+    user_id: uuid.UUID,
+    *,
+    session_version: int,
+    secret_key: str,
+    now: datetime,
+    lifetime: timedelta,
 ) -> str:
     claims = {
         "sub": str(user_id),
+        "ver": session_version,
         "typ": ACCESS_TOKEN_TYPE,
         "iss": ISSUER,
         "iat": int(now.timestamp()),
@@ -88,9 +95,9 @@ def decode_access_token(token: str, *, secret_key: str, now: datetime) -> Access
         raise InvalidToken(str(exc)) from exc
     if claims.get("typ") != ACCESS_TOKEN_TYPE:
         raise InvalidToken("not an access token")
-    exp, iat, sub = claims.get("exp"), claims.get("iat"), claims.get("sub")
-    if not isinstance(exp, int) or not isinstance(iat, int):
-        raise InvalidToken("bad exp or iat")
+    exp, iat, sub, ver = claims.get("exp"), claims.get("iat"), claims.get("sub"), claims.get("ver")
+    if not isinstance(exp, int) or not isinstance(iat, int) or not isinstance(ver, int):
+        raise InvalidToken("bad exp, iat or ver")
     if now.timestamp() >= exp:
         raise InvalidToken("expired")
     try:
@@ -99,6 +106,7 @@ def decode_access_token(token: str, *, secret_key: str, now: datetime) -> Access
         raise InvalidToken("bad subject") from exc
     return AccessClaims(
         user_id=user_id,
+        session_version=ver,
         issued_at=datetime.fromtimestamp(iat, tz=now.tzinfo),
         expires_at=datetime.fromtimestamp(exp, tz=now.tzinfo),
     )

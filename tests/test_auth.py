@@ -108,6 +108,7 @@ def claims_for(user_id: str, clock: Any, **overrides: Any) -> dict[str, Any]:
     now = int(clock.now().timestamp())
     claims: dict[str, Any] = {
         "sub": user_id,
+        "ver": 0,
         "typ": "access",
         "iss": "tend",
         "iat": now,
@@ -655,3 +656,84 @@ def test_a_50_character_name_is_accepted(client):
 
 def test_update_me_needs_a_token(client):
     assert_unauthorized(client.patch("/v1/me", json={"display_name": "Nobody"}))
+
+
+# --- password change -------------------------------------------------------------------
+
+NEW_PASSWORD = "a completely different passphrase"
+
+
+def change_password(client: Any, account: Account, current: str, new: str) -> Any:
+    return client.post(
+        "/v1/me/password",
+        json={"current_password": current, "new_password": new},
+        headers=account.headers,
+    )
+
+
+def test_password_change_ends_every_other_sign_in_at_once(client, settings, db):
+    account = register(client)
+    phone = login(client, account.email).json()
+    tablet = login(client, account.email).json()
+    rotated = refresh(client, tablet["refresh_token"]).json()
+
+    response = change_password(client, account, PASSWORD, NEW_PASSWORD)
+
+    fresh = assert_token_pair(response, settings)
+    # Every refresh family is revoked, used or not...
+    for old in (account.refresh_token, phone["refresh_token"], rotated["refresh_token"]):
+        assert_unauthorized(refresh(client, old))
+    # ...and every access token issued before the change stops working now, not at expiry.
+    for old in (account.access_token, phone["access_token"], rotated["access_token"]):
+        assert_unauthorized(get_me(client, old))
+    # The device that changed it stays signed in with the pair it was given.
+    assert get_me(client, fresh["access_token"]).status_code == 200
+    assert_token_pair(refresh(client, fresh["refresh_token"]), settings)
+    live = query(db, "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")[0][0]
+    assert live == 2  # the fresh token, used by the refresh above, and its successor
+
+
+def test_after_a_password_change_only_the_new_password_signs_in(client, settings):
+    account = register(client)
+    assert change_password(client, account, PASSWORD, NEW_PASSWORD).status_code == 200
+    assert_problem(login(client, account.email, PASSWORD), 401)
+    assert_token_pair(login(client, account.email, NEW_PASSWORD), settings)
+
+
+def test_a_wrong_current_password_is_403_and_changes_nothing(client, db, settings):
+    account = register(client)
+    before = query(db, "SELECT password_hash, session_version FROM users")
+
+    assert_problem(change_password(client, account, "not my password", NEW_PASSWORD), 403)
+
+    assert query(db, "SELECT password_hash, session_version FROM users") == before
+    assert get_me(client, account.access_token).status_code == 200
+    assert_token_pair(refresh(client, account.refresh_token), settings)
+
+
+def test_guessing_the_current_password_is_throttled(client, settings):
+    account = register(client)
+    for _ in range(settings.login_free_failures):
+        assert_problem(change_password(client, account, "guess", NEW_PASSWORD), 403)
+    assert_throttled(change_password(client, account, "guess", NEW_PASSWORD))
+    # While blocked even the right password waits: a stolen token cannot keep guessing.
+    assert_throttled(change_password(client, account, PASSWORD, NEW_PASSWORD))
+
+
+@pytest.mark.parametrize("new", ["short", "x" * 257])
+def test_a_weak_new_password_is_422_and_changes_nothing(client, db, new):
+    account = register(client)
+    before = query(db, "SELECT password_hash FROM users")
+    assert_problem(change_password(client, account, PASSWORD, new), 422)
+    assert query(db, "SELECT password_hash FROM users") == before
+
+
+def test_password_change_needs_a_token(client):
+    body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert_unauthorized(client.post("/v1/me/password", json=body))
+
+
+def test_an_access_token_of_an_older_session_version_is_401(client, clock):
+    account = register(client)
+    assert_unauthorized(get_me(client, forge(claims_for(account.id, clock, ver=1))))
+    assert_unauthorized(get_me(client, forge(claims_for(account.id, clock, ver="0"))))

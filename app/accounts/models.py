@@ -24,6 +24,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(50))
     timezone: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16), default=Role.partner.value)
+    # Carried in every access token; bumping it (password change) ends them all at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

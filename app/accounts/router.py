@@ -5,6 +5,7 @@ from app.accounts.schemas import (
     EraseRequest,
     LoginRequest,
     MeUpdate,
+    PasswordChange,
     RefreshRequest,
     RegisterRequest,
     RegisterResponse,
@@ -104,3 +105,19 @@ def delete_me(
     settings: SettingsDep,
 ) -> None:
     service.erase(session, user, body.password, now=clock.now(), settings=settings)
+
+
+@me_router.post(
+    "/password",
+    operation_id="changePassword",
+    summary="Change your password; every other sign-in ends at once",
+    responses=problem_responses(401, 403, 429),
+)
+def change_password(
+    body: PasswordChange,
+    user: CurrentUser,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TokenPair:
+    return service.change_password(session, user, body, now=clock.now(), settings=settings)

@@ -48,6 +48,11 @@ class EraseRequest(StrictInput):
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
 
 
+class PasswordChange(StrictInput):
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    new_password: NewPassword = Field(examples=["another long passphrase"])
+
+
 class MeUpdate(PatchInput):
     display_name: DisplayName | None = None
     timezone: Timezone | None = None

@@ -9,7 +9,13 @@ from sqlalchemy.orm import Session
 
 from app import ratelimit, security
 from app.accounts.models import RefreshToken, Role, User
-from app.accounts.schemas import LoginRequest, MeUpdate, RegisterRequest, TokenPair
+from app.accounts.schemas import (
+    LoginRequest,
+    MeUpdate,
+    PasswordChange,
+    RegisterRequest,
+    TokenPair,
+)
 from app.bank import service as bank
 from app.bids.models import Bid
 from app.coaching import service as coaching
@@ -104,7 +110,11 @@ def issue_tokens(
     )
     session.flush()
     access_token = security.create_access_token(
-        user.id, secret_key=settings.secret_key, now=now, lifetime=lifetime
+        user.id,
+        session_version=user.session_version,
+        secret_key=settings.secret_key,
+        now=now,
+        lifetime=lifetime,
     )
     return TokenPair(
         access_token=access_token,
@@ -185,18 +195,47 @@ def update_me(session: Session, user: User, data: MeUpdate, *, now: datetime) ->
     return user
 
 
-def erase(
+def _confirm_password(
     session: Session, user: User, password: str, *, now: datetime, settings: Settings
 ) -> None:
-    """Erase an account (GDPR art. 17): its tokens, devices, nudges, consents and the bids it
-    logged; its active couple ends. A partner keeps the bids they logged, and the couple's
-    balance is recomputed without the erased ones."""
+    """Check the password of a signed-in user before a grave change; failures count
+    towards the same lockout as sign-ins, so a stolen access token cannot guess it."""
     policy = login_policy(settings)
     key = ratelimit.key("login", user.email)
     ratelimit.check(session, key, policy, now)
     if not security.verify_password(password, user.password_hash):
         ratelimit.record_failure(session, key, policy, now)
         commit_then_raise(session, Forbidden("The password is not correct."))
+    ratelimit.reset(session, key)
+
+
+def change_password(
+    session: Session,
+    user: User,
+    data: PasswordChange,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> TokenPair:
+    """Set a new password and end every other sign-in at once: all refresh families are
+    revoked and the session version moves, so older access tokens stop working too.
+    The caller gets a fresh token pair so this device stays signed in."""
+    new_hash = security.hash_password(data.new_password)
+    _confirm_password(session, user, data.current_password, now=now, settings=settings)
+    user.password_hash = new_hash
+    user.session_version += 1
+    user.updated_at = now
+    revoke_all_sessions(session, user.id, now)
+    return issue_tokens(session, user, now=now, settings=settings)
+
+
+def erase(
+    session: Session, user: User, password: str, *, now: datetime, settings: Settings
+) -> None:
+    """Erase an account (GDPR art. 17): its tokens, devices, nudges, consents and the bids it
+    logged; its active couple ends. A partner keeps the bids they logged, and the couple's
+    balance is recomputed without the erased ones."""
+    _confirm_password(session, user, password, now=now, settings=settings)
     memberships = session.scalars(select(CoupleMember).where(CoupleMember.user_id == user.id)).all()
     for membership in memberships:
         couple = bank.lock_couple(session, membership.couple_id)
@@ -211,6 +250,5 @@ def erase(
         .where(CoachConsent.coach_id == user.id, CoachConsent.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason="account_deleted")
     )
-    ratelimit.reset(session, key)
     session.delete(user)  # tokens, devices, nudges and memberships go with it (cascade)
     session.flush()
