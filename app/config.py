@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     expo_base_url: str = "https://exp.host"
     expo_access_token: str = Field(default="", repr=False)
 
+    # Tend's bodies are small JSON documents; anything bigger is refused with 413.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Browser origins allowed to call the API (comma-separated); none by default, since
+    # the phone app is not a browser and the coach dashboard is served from this origin.
+    cors_origins: str = ""
+
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     docs_enabled: bool = True
@@ -82,6 +88,21 @@ class Settings(BaseSettings):
             self.secret_key = secrets.token_urlsafe(48)
             self.generated_secret_key = True
         return self
+
+    @model_validator(mode="after")
+    def _cors_origins_are_exact(self) -> "Settings":
+        for origin in self.cors_origin_list:
+            scheme, _, host = origin.partition("://")
+            if scheme not in ("http", "https") or not host or "/" in host or "*" in host:
+                raise ValueError(
+                    f"TEND_CORS_ORIGINS must list exact origins like https://app.example.com, "
+                    f"not {origin!r}"
+                )
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from app import scheduler
+from app import hardening, scheduler
 from app.accounts.router import auth_router, me_router
 from app.bank.router import router as bank_router
 from app.bids.router import router as bids_router
@@ -76,6 +76,7 @@ def create_app(
     app.state.runtime = runtime
 
     install_error_handlers(app)
+    hardening.install(app, settings)
     app.add_middleware(RequestContextMiddleware)
     routers = (
         health_router,

@@ -1,8 +1,9 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
-from app.accounts import service
+from app.accounts import export, service
 from app.accounts.schemas import (
     EraseRequest,
+    ExportDocument,
     LoginRequest,
     MeUpdate,
     PasswordChange,
@@ -121,3 +122,19 @@ def change_password(
     settings: SettingsDep,
 ) -> TokenPair:
     return service.change_password(session, user, body, now=clock.now(), settings=settings)
+
+
+@me_router.get(
+    "/export",
+    operation_id="exportMe",
+    summary="Everything stored about you and your couples' shared history, as one document",
+    responses=problem_responses(401),
+)
+def export_me(
+    user: CurrentUser, session: SessionDep, clock: ClockDep, response: Response
+) -> ExportDocument:
+    now = clock.now()
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="tend-export-{now:%Y%m%d}.json"'
+    )
+    return ExportDocument.model_validate(export.export(session, user, now=now))

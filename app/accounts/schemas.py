@@ -1,5 +1,5 @@
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -78,3 +78,44 @@ class TokenPair(BaseModel):
 
 class RegisterResponse(TokenPair):
     user: UserPublic
+
+
+Record = dict[str, Any]
+
+
+class CoupleExport(BaseModel):
+    id: uuid.UUID
+    created_at: str
+    ended_at: str | None
+    timezone: str
+    day_start_hour: int
+    half_life_hours: int
+    members: list[Record]
+    partners: list[Record]
+    bids: list[Record]
+    deleted_bids: list[Record]
+    days: list[Record]
+    coach_consents: list[Record]
+    coach_access_log: list[Record]
+
+
+class CoachingExport(BaseModel):
+    consents_received: list[Record]
+    reads: list[Record]
+
+
+class ExportDocument(BaseModel):
+    """Every stored row about the account, column by column (secrets left out)."""
+
+    format: Literal["tend-export/1"]
+    exported_at: str
+    account: Record
+    sign_ins: list[Record]
+    nudge_settings: Record | None
+    devices: list[Record]
+    notifications: list[Record]
+    push_tickets: list[Record]
+    invites: list[Record]
+    couples: list[CoupleExport]
+    coach_profile: Record | None
+    coaching: CoachingExport

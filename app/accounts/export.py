@@ -1,0 +1,171 @@
+"""GET /v1/me/export: everything Tend stores about a user and their couples' shared history,
+as one JSON document (GDPR art. 15 and 20).
+
+Rows are exported column by column, so a column added later is exported without anyone
+remembering to; what is left out is listed here with the reason. Couple data is read
+through app.access like every other read of relationship data.
+"""
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import inspect, or_, select
+from sqlalchemy.orm import Session
+
+from app import access
+from app.accounts.models import RefreshToken, User
+from app.bank.models import CoupleDay
+from app.bids.models import Bid, BidTombstone
+from app.coaching.models import CoachAccess, CoachConsent, CoachProfile
+from app.couples.models import Couple, CoupleInvite, CoupleMember
+from app.db import Base
+from app.nudges.models import Device, Notification, NudgeSettings, PushTicket
+
+FORMAT = "tend-export/1"
+
+# Columns never exported: secrets, or values that only serve the machinery.
+HIDDEN_COLUMNS: Mapping[str, frozenset[str]] = {
+    "users": frozenset({"password_hash"}),  # a secret, even hashed
+    "refresh_tokens": frozenset({"token_hash"}),  # a credential
+    "couple_invites": frozenset({"code_hash"}),  # a credential
+    "devices": frozenset({"token"}),  # lets anyone push to the phone: a hint is given instead
+    "bids": frozenset({"request_hash"}),  # a digest of fields that are exported as they are
+    "notifications": frozenset({"claim_id", "claimed_until"}),  # a worker's lease
+}
+
+# Tables that hold nothing about a person, with the reason; every other table is exported.
+NOT_EXPORTED: Mapping[str, str] = {
+    "rate_limits": (
+        "counters of failed attempts keyed by a one-way hash, kept at most an hour after "
+        "the last failure; they hold no content and identify nobody by themselves"
+    ),
+}
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def row(obj: Base) -> dict[str, Any]:
+    table = obj.__table__.name  # type: ignore[attr-defined]
+    hidden = HIDDEN_COLUMNS.get(table, frozenset())
+    return {
+        column.key: _value(getattr(obj, column.key))
+        for column in inspect(type(obj)).column_attrs
+        if column.key not in hidden
+    }
+
+
+def rows(objects: Iterable[Base]) -> list[dict[str, Any]]:
+    return [row(obj) for obj in objects]
+
+
+def _device(device: Device) -> dict[str, Any]:
+    return {**row(device), "token_hint": "…" + device.token[-4:]}
+
+
+def _couple(session: Session, couple: Couple, user_id: uuid.UUID) -> dict[str, Any]:
+    members = session.scalars(select(CoupleMember).where(CoupleMember.couple_id == couple.id)).all()
+    partner_ids = [m.user_id for m in members if m.user_id != user_id]
+    partners = session.scalars(select(User).where(User.id.in_(partner_ids))).all()
+    bids = session.scalars(
+        access.readable_bids(user_id)
+        .where(Bid.couple_id == couple.id)
+        .order_by(Bid.occurred_at, Bid.id)
+    ).all()
+    tombstones = session.scalars(
+        select(BidTombstone)
+        .where(BidTombstone.couple_id == couple.id)
+        .order_by(BidTombstone.deleted_at)
+    ).all()
+    days = session.scalars(
+        select(CoupleDay).where(CoupleDay.couple_id == couple.id).order_by(CoupleDay.day)
+    ).all()
+    consents = session.scalars(
+        select(CoachConsent)
+        .where(CoachConsent.couple_id == couple.id)
+        .order_by(CoachConsent.granted_at)
+    ).all()
+    coach_reads = session.scalars(
+        select(CoachAccess).where(CoachAccess.couple_id == couple.id).order_by(CoachAccess.at)
+    ).all()
+    return {
+        **row(couple),
+        "members": rows(members),
+        # Of a partner, only what they show inside the couple: never their email or settings.
+        "partners": [{"id": str(p.id), "display_name": p.display_name} for p in partners],
+        "bids": rows(bids),
+        "deleted_bids": rows(tombstones),
+        "days": rows(days),
+        "coach_consents": rows(consents),
+        "coach_access_log": rows(coach_reads),
+    }
+
+
+def export(session: Session, user: User, *, now: datetime) -> dict[str, Any]:
+    couples = session.scalars(access.readable_couples(user.id).order_by(Couple.created_at)).all()
+    notifications = session.scalars(
+        select(Notification).where(Notification.user_id == user.id).order_by(Notification.due_at)
+    ).all()
+    tickets = session.scalars(
+        select(PushTicket)
+        .where(PushTicket.notification_id.in_([n.id for n in notifications]))
+        .order_by(PushTicket.created_at)
+    ).all()
+    profile = session.get(CoachProfile, user.id)
+    return {
+        "format": FORMAT,
+        "exported_at": now.isoformat(),
+        "account": row(user),
+        "sign_ins": rows(
+            session.scalars(
+                select(RefreshToken)
+                .where(RefreshToken.user_id == user.id)
+                .order_by(RefreshToken.created_at)
+            )
+        ),
+        "nudge_settings": _optional(session.get(NudgeSettings, user.id)),
+        "devices": [
+            _device(d)
+            for d in session.scalars(
+                select(Device).where(Device.user_id == user.id).order_by(Device.created_at)
+            )
+        ],
+        "notifications": rows(notifications),
+        "push_tickets": rows(tickets),
+        "invites": rows(
+            session.scalars(
+                select(CoupleInvite)
+                .where(or_(CoupleInvite.inviter_id == user.id, CoupleInvite.used_by_id == user.id))
+                .order_by(CoupleInvite.created_at)
+            )
+        ),
+        "couples": [_couple(session, couple, user.id) for couple in couples],
+        "coach_profile": _optional(profile),
+        "coaching": {
+            "consents_received": rows(
+                session.scalars(
+                    select(CoachConsent)
+                    .where(CoachConsent.coach_id == user.id)
+                    .order_by(CoachConsent.granted_at)
+                )
+            ),
+            "reads": rows(
+                session.scalars(
+                    select(CoachAccess)
+                    .where(CoachAccess.coach_id == user.id)
+                    .order_by(CoachAccess.at)
+                )
+            ),
+        },
+    }
+
+
+def _optional(obj: Base | None) -> dict[str, Any] | None:
+    return None if obj is None else row(obj)

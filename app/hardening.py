@@ -1,0 +1,131 @@
+"""HTTP hardening around every request: a body size limit, security headers and CORS.
+
+Pure ASGI middleware, so a request over the limit is refused before any route reads it.
+"""
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Environment, Settings
+from app.errors import problem_response
+
+# Swagger UI and ReDoc load their scripts from a CDN; every other answer is JSON or a page
+# that sets its own policy, so the strict default fits them.
+_DOCS_PATHS = ("/docs", "/redoc")
+_API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+_HSTS = "max-age=63072000; includeSubDomains"
+
+
+def _detail(limit: int) -> str:
+    return f"The request body is larger than {limit} bytes."
+
+
+class BodyTooLarge(HTTPException):
+    """An HTTP error, so that FastAPI's body reader passes it on to the problem+json
+    handler instead of turning it into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=_detail(limit))
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return problem_response(413, "payload-too-large", "Payload too large", _detail(limit))
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over ``limit`` bytes with 413: by Content-Length when it is sent, and
+    by counting while reading when it is not (chunked uploads cannot slip past)."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(self.limit)(scope, receive, send)
+            return
+
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _too_large(self.limit)(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Headers that keep browsers and caches from misusing an answer about a couple."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        docs = path.startswith(_DOCS_PATHS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in headers}
+                wanted = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                    # Answers describe a couple: no shared or browser cache keeps them.
+                    (b"cache-control", b"no-store"),
+                ]
+                if not docs:
+                    wanted.append((b"content-security-policy", _API_POLICY.encode()))
+                if self.hsts:
+                    wanted.append((b"strict-transport-security", _HSTS.encode()))
+                headers += [(name, value) for name, value in wanted if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware; the last added runs first, so the size limit sees requests
+    before anything else reads them, and CORS answers preflights inside the headers."""
+    origins = settings.cors_origin_list
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["Retry-After", "X-Request-Id", "Location"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == Environment.production)
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
