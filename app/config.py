@@ -67,7 +67,8 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
-    docs_enabled: bool = True
+    # /docs, /redoc and /openapi.json: on by default, off in production unless set to true.
+    docs_enabled: bool | None = None
 
     # Set by the validator when development runs without a configured key.
     generated_secret_key: bool = False
@@ -103,6 +104,12 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def serves_docs(self) -> bool:
+        if self.docs_enabled is None:
+            return self.env != Environment.production
+        return self.docs_enabled
 
     @property
     def is_sqlite(self) -> bool:

@@ -189,14 +189,15 @@ _DESCRIPTIONS = {
 }
 
 
+def problem_response_doc(status: int) -> dict[str, Any]:
+    """The OpenAPI response object of a problem+json answer."""
+    return {
+        "description": _DESCRIPTIONS.get(status, "Error"),
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem+json answers a route can give (400 and 422 always)."""
     codes = sorted({400, 422, *statuses})
-    return {
-        code: {
-            "model": Problem,
-            "description": _DESCRIPTIONS.get(code, "Error"),
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for code in codes
-    }
+    return {code: {"model": Problem, **problem_response_doc(code)} for code in codes}

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -15,10 +16,10 @@ from app.clock import Clock, SystemClock
 from app.coaching.dashboard import router as dashboard_router
 from app.coaching.router import coach_router
 from app.coaching.router import couple_router as consent_router
-from app.config import Environment, Settings, get_settings
+from app.config import Settings, get_settings
 from app.couples.router import router as couples_router
 from app.db import make_engine, make_session_factory
-from app.errors import Problem, install_error_handlers
+from app.errors import Problem, install_error_handlers, problem_response_doc
 from app.health import router as health_router
 from app.nudges.router import router as nudges_router
 from app.observability import RequestContextMiddleware, configure_logging
@@ -59,7 +60,7 @@ def create_app(
             if background is not None:
                 background.shutdown(wait=False)
 
-    docs = settings.docs_enabled or settings.env != Environment.production
+    docs = settings.serves_docs
     app = FastAPI(
         title="Tend API",
         version="1.0.0",
@@ -92,25 +93,43 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
-    _document_problem_schema(app)
+    _complete_openapi(app)
     return app
 
 
-def _document_problem_schema(app: FastAPI) -> None:
-    """Make sure the shared Problem schema is a named component of the OpenAPI document."""
+def _complete_openapi(app: FastAPI) -> None:
+    """Name the shared Problem schema, and document the answers that middleware and
+    dependencies give every route of a kind: 413 wherever a body is read, 401 wherever a
+    token is required."""
     original = app.openapi
 
-    def openapi() -> dict[str, object]:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.setdefault(
                 "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             )
+            for operation in _operations(schema):
+                responses = operation.setdefault("responses", {})
+                if "requestBody" in operation:
+                    responses.setdefault("413", problem_response_doc(413))
+                if operation.get("security"):
+                    responses.setdefault("401", problem_response_doc(401))
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
+    return [
+        operation
+        for path in schema.get("paths", {}).values()
+        for method, operation in path.items()
+        if method in methods
+    ]
 
 
 def serve_app() -> FastAPI:
