@@ -1,13 +1,17 @@
 """The `tend` command: serve, migrate, worker."""
 
 import argparse
+import atexit
 import contextlib
 import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 
-from app import migrations, scheduler
+from app import metrics, migrations, scheduler
 from app.clock import SystemClock
 from app.config import get_settings
 from app.db import make_engine, make_session_factory
@@ -49,6 +53,11 @@ def _serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"tend serve: {problem}", file=sys.stderr)
         return 2
+    if args.workers > 1 and not os.environ.get(metrics.MULTIPROCESS_ENV):
+        # Server processes add up their request metrics in files here (see app.metrics).
+        directory = tempfile.mkdtemp(prefix="tend-metrics-")
+        os.environ[metrics.MULTIPROCESS_ENV] = directory
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
     uvicorn.run(
         "app.main:serve_app",
         factory=True,

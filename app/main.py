@@ -21,6 +21,7 @@ from app.couples.router import router as couples_router
 from app.db import make_engine, make_session_factory
 from app.errors import Problem, install_error_handlers, problem_response_doc
 from app.health import router as health_router
+from app.metrics import router as metrics_router
 from app.nudges.router import router as nudges_router
 from app.observability import RequestContextMiddleware, configure_logging
 
@@ -81,6 +82,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     routers = (
         health_router,
+        metrics_router,
         auth_router,
         me_router,
         couples_router,
