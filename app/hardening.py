@@ -3,6 +3,8 @@
 Pure ASGI middleware, so a request over the limit is refused before any route reads it.
 """
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -14,7 +16,7 @@ from app.errors import problem_response
 
 # Swagger UI and ReDoc load their scripts from a CDN; every other answer is JSON or a page
 # that sets its own policy, so the strict default fits them.
-_DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 _API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 _HSTS = "max-age=63072000; includeSubDomains"
 
@@ -80,16 +82,16 @@ class BodySizeLimitMiddleware:
 class SecurityHeadersMiddleware:
     """Headers that keep browsers and caches from misusing an answer about a couple."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, docs_pages: frozenset[str]) -> None:
         self.app = app
         self.hsts = hsts
+        self.docs_pages = docs_pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
-        docs = path.startswith(_DOCS_PATHS)
+        docs = scope.get("path") in self.docs_pages
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -114,9 +116,11 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Add the middleware; the last added runs first, so the size limit sees requests
-    before anything else reads them, and CORS answers preflights inside the headers."""
+def install(app: FastAPI, settings: Settings, *, outermost: list[type[Any]]) -> None:
+    """Add the middleware. The security headers (and the ``outermost`` ones, such as the
+    request log) wrap the whole stack, Starlette's 500 handler included, so even an
+    unexpected error carries them; CORS wraps the size limit, so a browser can read a 413."""
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
     origins = settings.cors_origin_list
     if origins:
         app.add_middleware(
@@ -127,5 +131,16 @@ def install(app: FastAPI, settings: Settings) -> None:
             expose_headers=["Retry-After", "X-Request-Id", "Location"],
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == Environment.production)
-    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
+    build_inner_stack = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        stack: ASGIApp = SecurityHeadersMiddleware(
+            build_inner_stack(),
+            hsts=settings.env == Environment.production,
+            docs_pages=DOCS_PAGES if settings.serves_docs else frozenset(),
+        )
+        for middleware in reversed(outermost):
+            stack = middleware(stack)
+        return stack
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

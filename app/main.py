@@ -78,8 +78,7 @@ def create_app(
     app.state.runtime = runtime
 
     install_error_handlers(app)
-    hardening.install(app, settings)
-    app.add_middleware(RequestContextMiddleware)
+    hardening.install(app, settings, outermost=[RequestContextMiddleware])
     routers = (
         health_router,
         metrics_router,
