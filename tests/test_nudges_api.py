@@ -358,6 +358,21 @@ def test_the_device_list_shows_only_my_devices(client):
     assert device_ids(client, sam) == [theirs]
 
 
+def test_past_ten_devices_the_one_seen_longest_ago_is_forgotten(client, clock):
+    alex = register(client)
+    ids = []
+    for n in range(10):
+        ids.append(add_device(client, alex, f"ExponentPushToken[phone-{n}]")["id"])
+        clock.advance(minutes=1)
+    seen_again = post_device(client, alex, "ExponentPushToken[phone-0]")
+    assert seen_again.status_code == 200, seen_again.text  # now the freshest
+    clock.advance(minutes=1)
+
+    newest = add_device(client, alex, "ExponentPushToken[phone-10]")["id"]
+
+    assert sorted(device_ids(client, alex)) == sorted([*ids[:1], *ids[2:], newest])
+
+
 def test_delete_a_device(client):
     alex = register(client)
     device = add_device(client, alex)

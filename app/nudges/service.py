@@ -103,6 +103,9 @@ def reschedule(session: Session, user: User, now: datetime) -> None:
         session.flush()
 
 
+MAX_DEVICES_PER_USER = 10
+
+
 def register_device(
     session: Session, user: User, data: DeviceCreate, now: datetime
 ) -> tuple[Device, bool]:
@@ -115,7 +118,22 @@ def register_device(
     device.user_id, device.provider, device.platform = user.id, data.provider, data.platform
     device.last_seen_at, device.disabled_at, device.disabled_reason = now, None, None
     session.flush()
+    _forget_devices_beyond_the_limit(session, user)
     return device, created
+
+
+def _forget_devices_beyond_the_limit(session: Session, user: User) -> None:
+    """A person has a few phones, not hundreds: past the limit the device seen longest ago
+    is forgotten, so the list stays short and a push never fans out without bound."""
+    stale = session.scalars(
+        select(Device)
+        .where(Device.user_id == user.id)
+        .order_by(Device.last_seen_at.desc(), Device.id.desc())
+        .offset(MAX_DEVICES_PER_USER)
+    ).all()
+    for device in stale:
+        session.delete(device)
+    session.flush()
 
 
 def devices_of(session: Session, user: User) -> list[Device]:
