@@ -1,12 +1,13 @@
 """Request dependencies: the session (one transaction per request), the clock, the caller."""
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from app import security
@@ -16,8 +17,9 @@ from app.config import Settings
 from app.couples import service as couples_service
 from app.couples.models import Couple
 from app.db import writing
-from app.errors import Conflict, Forbidden, NotFound, Unauthorized
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
+log = logging.getLogger(__name__)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WRITES_ON_READ = "__tend_writes_on_read__"
 
@@ -64,6 +66,12 @@ def get_session(request: Request) -> Iterator[Session]:
         except IntegrityError as exc:
             session.rollback()
             raise Conflict("The request conflicts with data that already exists.") from exc
+        except DataError as exc:
+            # A value the database refuses to store; the fields' own rules should have
+            # caught it first, so it is logged (without its parameters) to be fixed there.
+            session.rollback()
+            log.warning("database refused a value", extra={"error": type(exc.orig).__name__})
+            raise Invalid("A value in this request cannot be stored.") from exc
         except BaseException:
             session.rollback()
             raise

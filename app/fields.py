@@ -6,17 +6,50 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 256
 DISPLAY_NAME_MAX_LENGTH = 50
 
 
+def storable_text(value: object) -> object:
+    """Refuse text no database should keep: NUL (PostgreSQL cannot store it) and lone
+    surrogates (not encodable as UTF-8), wherever they hide in a value."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain the NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            storable_text(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable_text(key)
+            storable_text(item)
+    return value
+
+
 class StrictInput(BaseModel):
-    """Base of every request body: unknown fields are rejected, not silently dropped."""
+    """Base of every request body: unknown fields are rejected, not silently dropped, and
+    no text reaches the database that it cannot store."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        return storable_text(value)
 
 
 class PatchInput(StrictInput):

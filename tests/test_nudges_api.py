@@ -478,6 +478,19 @@ def test_a_pending_bid_nudges_the_partner_at_once(client, db):
     assert inbox(client, alex) == []
 
 
+def test_deleting_a_bid_takes_its_partner_nudge_with_it(client, db):
+    alex, sam = pair(client)
+    kept = log_bid(client, alex, kind="compliment", initiator="partner")
+    taken_back = log_bid(client, alex)
+    assert len(inbox(client, sam)) == 2
+
+    response = client.delete(f"/v1/bids/{taken_back['id']}", headers=alex.headers)
+
+    assert response.status_code == 204, response.text
+    assert [n["data"] for n in inbox(client, sam)] == [{"bid_id": kept["id"]}]
+    assert len(stored_notifications(db)) == 1
+
+
 def test_a_partner_bid_nudge_names_the_kind_in_the_inbox(client):
     alex, sam = pair(client)
 

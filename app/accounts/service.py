@@ -25,8 +25,8 @@ from app.couples import service as couples
 from app.couples.models import CoupleMember
 from app.db import commit_then_raise
 from app.errors import Conflict, Forbidden, Unauthorized
+from app.nudges import outbox
 from app.nudges import service as nudges
-from app.nudges.models import Notification
 
 
 def login_policy(settings: Settings) -> ratelimit.Policy:
@@ -243,7 +243,10 @@ def erase(
         coaching.revoke_all_for_couple(session, couple.id, "account_deleted", now, by=user.id)
         if couple.ended_at is None:
             couples.end_couple(session, couple, user, now=now)
-        _forget_partner_nudges_about(session, couple.id, user.id)
+        erased = session.scalars(
+            select(Bid.id).where(Bid.couple_id == couple.id, Bid.logged_by_id == user.id)
+        ).all()
+        outbox.forget_bids(session, couple.id, user.id, erased)
         session.execute(delete(Bid).where(Bid.couple_id == couple.id, Bid.logged_by_id == user.id))
         bank.rebuild(session, couple)
     # A coach's consents stay as history with the coach as null; revoke what stands.
@@ -254,26 +257,3 @@ def erase(
     )
     session.delete(user)  # tokens, devices, nudges and memberships go with it (cascade)
     session.flush()
-
-
-def _forget_partner_nudges_about(
-    session: Session, couple_id: uuid.UUID, user_id: uuid.UUID
-) -> None:
-    """The partner's "your partner logged a hug" nudges name the erased account and its bids:
-    they go with the bids, sent or not."""
-    bid_ids = session.scalars(
-        select(Bid.id).where(Bid.couple_id == couple_id, Bid.logged_by_id == user_id)
-    ).all()
-    partner_ids = session.scalars(
-        select(CoupleMember.user_id).where(
-            CoupleMember.couple_id == couple_id, CoupleMember.user_id != user_id
-        )
-    ).all()
-    keys = [f"partner_bid:{partner}:{bid}" for partner in partner_ids for bid in bid_ids]
-    for start in range(0, len(keys), 500):
-        session.execute(
-            delete(Notification).where(
-                Notification.user_id.in_(partner_ids),
-                Notification.dedupe_key.in_(keys[start : start + 500]),
-            )
-        )

@@ -193,6 +193,7 @@ def delete(session: Session, user: User, bid: Bid, *, now: datetime) -> None:
     couple = bank.lock_couple(session, bid.couple_id)
     bank.record_change(session, couple, bank.entry_for(couple, bid), None)
     session.add(BidTombstone(id=bid.id, couple_id=bid.couple_id, deleted_at=now))
+    outbox.forget_bids(session, bid.couple_id, user.id, [bid.id])
     session.delete(bid)
     session.flush()
 

@@ -9,11 +9,12 @@ import logging
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.models import User
@@ -109,6 +110,26 @@ def on_bid_logged(
             )
         ],
     )
+
+
+def forget_bids(
+    session: Session, couple_id: uuid.UUID, author_id: uuid.UUID, bid_ids: Sequence[uuid.UUID]
+) -> None:
+    """Bids that are deleted take the partner's "your partner logged …" nudges with them,
+    sent or not: they name the bid, and the author chose to take it back."""
+    partner_ids = session.scalars(
+        select(CoupleMember.user_id).where(
+            CoupleMember.couple_id == couple_id, CoupleMember.user_id != author_id
+        )
+    ).all()
+    keys = [f"partner_bid:{partner}:{bid}" for partner in partner_ids for bid in bid_ids]
+    for start in range(0, len(keys), 500):
+        session.execute(
+            delete(Notification).where(
+                Notification.user_id.in_(partner_ids),
+                Notification.dedupe_key.in_(keys[start : start + 500]),
+            )
+        )
 
 
 @dataclass
