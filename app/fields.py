@@ -2,15 +2,17 @@
 
 import unicodedata
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, get_args
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -48,8 +50,18 @@ class StrictInput(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _storable(cls, value: object) -> object:
+    def _storable(cls, value: object, info: ValidationInfo) -> object:
+        # JSON true is not the number 1: pydantic's lax mode would take it for one.
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and not _accepts_bool(field.annotation):
+            raise ValueError("must not be true or false")
         return storable_text(value)
+
+
+def _accepts_bool(annotation: object) -> bool:
+    if annotation is bool:
+        return True
+    return any(_accepts_bool(arg) for arg in get_args(annotation))
 
 
 class PatchInput(StrictInput):
@@ -91,8 +103,9 @@ def _check_display_name(value: str) -> str:
         raise ValueError("must not be empty")
     if len(value) > DISPLAY_NAME_MAX_LENGTH:
         raise ValueError(f"must be at most {DISPLAY_NAME_MAX_LENGTH} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
-        raise ValueError("must not contain control or invisible characters")
+    # Line and paragraph separators (Zl, Zp) would break a name over lines like CR/LF.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in value):
+        raise ValueError("must not contain control, invisible or line-breaking characters")
     return value
 
 
@@ -144,6 +157,17 @@ NewPassword = Annotated[str, AfterValidator(_check_password)]
 def _rfc3339(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
+
+def to_utc(value: datetime) -> datetime:
+    """An aware instant in UTC; one that has no UTC form (year 1 at +14:00) is a ValueError."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of representable instants") from None
+
+
+# An instant the client sends: with an offset, kept in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
 # Timestamps leave the API as RFC 3339 in UTC with an explicit offset.
 UtcDateTime = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str, when_used="json")]

@@ -16,6 +16,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from app.errors import AppError
+from app.fields import to_utc
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -89,6 +90,7 @@ def decode_instant_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         instant, parsed_id = datetime.fromisoformat(at), uuid.UUID(item_id)
         if instant.tzinfo is None:
             raise ValueError("cursor instants carry an offset")
+        instant = to_utc(instant)
     except ValueError:
         raise InvalidCursor("The cursor is not one this API gave out.") from None
     return instant, parsed_id

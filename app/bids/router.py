@@ -2,7 +2,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from app.bids import service
 from app.bids.kinds import CATALOGUE
@@ -17,6 +16,7 @@ from app.bids.schemas import (
 )
 from app.deps import ClockDep, CurrentPartner, CurrentUser, SessionDep
 from app.errors import problem_responses
+from app.fields import Instant
 from app.pagination import Page, PageParamsDep
 
 router = APIRouter(tags=["bids"])
@@ -79,8 +79,8 @@ def list_bids(
     user: CurrentPartner,
     session: SessionDep,
     page: PageParamsDep,
-    since: Annotated[AwareDatetime | None, Query(description="occurred_at at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="occurred_at before")] = None,
+    since: Annotated[Instant | None, Query(description="occurred_at at or after")] = None,
+    until: Annotated[Instant | None, Query(description="occurred_at before")] = None,
     kind: Annotated[KindName | None, Query()] = None,
     couple_id: Annotated[uuid.UUID | None, Query(description="A former couple's history")] = None,
 ) -> Page[BidPublic]:

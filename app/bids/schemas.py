@@ -1,13 +1,12 @@
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from app.bank.math import Response
 from app.bids.kinds import BY_KIND, KIND_NAMES, Channel
 from app.bids.models import MAX_DURATION_SECONDS, NOTE_MAX_LENGTH
-from app.fields import PatchInput, StrictInput, UtcDateTime
+from app.fields import Instant, PatchInput, StrictInput, UtcDateTime
 
 Initiator = Literal["me", "partner"]
 
@@ -18,14 +17,9 @@ def _known_kind(value: str) -> str:
     return value
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
 KindName = Annotated[
     str, AfterValidator(_known_kind), Field(json_schema_extra={"enum": list(KIND_NAMES)})
 ]
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 Duration = Annotated[
     int, Field(ge=0, le=MAX_DURATION_SECONDS, description="Seconds the gesture lasted")
 ]

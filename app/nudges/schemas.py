@@ -7,7 +7,7 @@ from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_v
 
 from app.fields import StrictInput, UtcDateTime
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 def _parse_hhmm(value: Any) -> Any:

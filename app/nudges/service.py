@@ -118,18 +118,19 @@ def register_device(
     device.user_id, device.provider, device.platform = user.id, data.provider, data.platform
     device.last_seen_at, device.disabled_at, device.disabled_reason = now, None, None
     session.flush()
-    _forget_devices_beyond_the_limit(session, user)
+    _forget_devices_beyond_the_limit(session, user, keep=device)
     return device, created
 
 
-def _forget_devices_beyond_the_limit(session: Session, user: User) -> None:
+def _forget_devices_beyond_the_limit(session: Session, user: User, keep: Device) -> None:
     """A person has a few phones, not hundreds: past the limit the device seen longest ago
-    is forgotten, so the list stays short and a push never fans out without bound."""
+    is forgotten (never the one just registered), so the list stays short and a push never
+    fans out without bound."""
     stale = session.scalars(
         select(Device)
-        .where(Device.user_id == user.id)
+        .where(Device.user_id == user.id, Device.id != keep.id)
         .order_by(Device.last_seen_at.desc(), Device.id.desc())
-        .offset(MAX_DEVICES_PER_USER)
+        .offset(MAX_DEVICES_PER_USER - 1)
     ).all()
     for device in stale:
         session.delete(device)
