@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from app.bank import service
-from app.deps import ClockDep, CurrentCouple, CurrentPartner, SessionDep
+from app.deps import ClockDep, CurrentPartner, HistoryCouple, SessionDep
 from app.errors import problem_responses
 from app.fields import UtcDateTime
 from app.stats.service import couple_stats
@@ -52,7 +52,7 @@ class StatsPublic(BaseModel):
     summary="The relational bank account's balance now, and the last 7 days",
     responses=problem_responses(401, 403, 404),
 )
-def get_balance(couple: CurrentCouple, session: SessionDep, clock: ClockDep) -> BalancePublic:
+def get_balance(couple: HistoryCouple, session: SessionDep, clock: ClockDep) -> BalancePublic:
     summary = service.summary(session, couple, clock.now())
     return BalancePublic(**vars(summary))
 
@@ -64,7 +64,7 @@ def get_balance(couple: CurrentCouple, session: SessionDep, clock: ClockDep) -> 
     responses=problem_responses(401, 403, 404),
 )
 def get_balance_history(
-    couple: CurrentCouple, session: SessionDep, clock: ClockDep, days: Days = 30
+    couple: HistoryCouple, session: SessionDep, clock: ClockDep, days: Days = 30
 ) -> BalanceHistory:
     points = service.history(session, couple, days, clock.now())
     return BalanceHistory(points=[BalancePoint(date=d, balance=b) for d, b in points])
@@ -77,7 +77,7 @@ def get_balance_history(
     responses=problem_responses(401, 403, 404),
 )
 def get_stats(
-    couple: CurrentCouple,
+    couple: HistoryCouple,
     user: CurrentPartner,
     session: SessionDep,
     clock: ClockDep,
