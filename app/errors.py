@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,23 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, slug, title, detail, headers=getattr(exc, "headers", None)
         )
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is restarting, failing over or busy: nothing was written, and the
+        # same request (bids carry their own id) can simply be sent again.
+        log.warning(
+            "database unavailable",
+            extra={"path": request.url.path, "error": type(getattr(exc, "orig", exc)).__name__},
+        )
+        return problem_response(
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "The service is briefly unavailable; try again shortly.",
+            headers={"Retry-After": "1"},
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
@@ -186,6 +204,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid input; `errors` lists the fields",
     429: "Too many attempts; see Retry-After",
+    503: "Briefly unavailable (the database is away); retry after Retry-After",
 }
 
 

@@ -101,7 +101,7 @@ def create_app(
 def _complete_openapi(app: FastAPI) -> None:
     """Name the shared Problem schema, and document the answers that middleware and
     dependencies give every route of a kind: 413 wherever a body is read, 401 wherever a
-    token is required."""
+    token is required, 503 while the database is away."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -111,24 +111,26 @@ def _complete_openapi(app: FastAPI) -> None:
             components.setdefault(
                 "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             )
-            for operation in _operations(schema):
+            for path, operation in _operations(schema):
                 responses = operation.setdefault("responses", {})
                 if "requestBody" in operation:
                     responses.setdefault("413", problem_response_doc(413))
                 if operation.get("security"):
                     responses.setdefault("401", problem_response_doc(401))
+                if path.startswith("/v1/"):
+                    responses.setdefault("503", problem_response_doc(503))
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+def _operations(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     methods = {"get", "put", "post", "delete", "patch", "head", "options"}
     return [
-        operation
-        for path in schema.get("paths", {}).values()
-        for method, operation in path.items()
+        (path, operation)
+        for path, operations in schema.get("paths", {}).items()
+        for method, operation in operations.items()
         if method in methods
     ]
 

@@ -1,5 +1,6 @@
 """Errors are problem+json everywhere; health and readiness; request ids."""
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app import migrations
@@ -85,6 +86,25 @@ def test_readyz_when_database_unreachable(clock, tmp_path):
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("postgresql+psycopg://nobody:nothing@127.0.0.1:9/none", id="postgresql"),
+        pytest.param("sqlite:////nonexistent-directory/tend.db", id="sqlite"),
+    ],
+)
+def test_an_unreachable_database_is_503_with_retry_after(clock, url):
+    engine = make_engine(url, pool_pre_ping=False)
+    app = create_app(make_settings(url), clock=clock, engine=engine)
+    body = {"email": "someone@example.com", "password": "a long passphrase"}
+    with TestClient(app) as client:
+        response = client.post("/v1/auth/login", json=body)
+    problem = assert_problem(response, 503)
+    assert problem["type"].endswith("service-unavailable")
+    assert response.headers["retry-after"] == "1"
+    assert "nobody" not in response.text and "nonexistent" not in response.text
 
 
 def test_request_id_is_returned_and_kept_when_safe(client):
