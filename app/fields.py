@@ -10,12 +10,16 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    GetJsonSchemaHandler,
     PlainSerializer,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 256
@@ -51,11 +55,20 @@ class StrictInput(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _storable(cls, value: object, info: ValidationInfo) -> object:
-        # JSON true is not the number 1: pydantic's lax mode would take it for one.
         field = cls.model_fields.get(info.field_name or "")
-        if isinstance(value, bool) and field is not None and not _accepts_bool(field.annotation):
-            raise ValueError("must not be true or false")
+        if field is not None and value is not None:
+            takes_bool = _accepts_bool(field.annotation)
+            # JSON true is not the number 1, and 0 or "yes" is not a boolean: pydantic's lax
+            # mode would take one for the other.
+            if isinstance(value, bool) and not takes_bool:
+                raise ValueError("must not be true or false")
+            if takes_bool and not isinstance(value, bool) and _only_bool(field.annotation):
+                raise ValueError("must be true or false")
         return storable_text(value)
+
+
+def _only_bool(annotation: object) -> bool:
+    return annotation is bool or set(get_args(annotation)) <= {bool, type(None)}
 
 
 def _accepts_bool(annotation: object) -> bool:
@@ -78,6 +91,26 @@ class PatchInput(StrictInput):
         if nulls:
             raise ValueError(f"{', '.join(nulls)}: may be left out but not set to null")
         return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Document only the null that is accepted: fields not in ``clearable`` take a value
+        or are left out."""
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for name, prop in target.get("properties", {}).items():
+            if name in cls.clearable or "anyOf" not in prop:
+                continue
+            kept = [alt for alt in prop["anyOf"] if alt.get("type") != "null"]
+            prop.pop("anyOf")
+            prop.pop("default", None)
+            if len(kept) == 1:
+                prop.update(kept[0])
+            else:
+                prop["anyOf"] = kept
+        return schema
 
     def changes(self) -> dict[str, object]:
         return self.model_dump(exclude_unset=True)
@@ -166,8 +199,21 @@ def to_utc(value: datetime) -> datetime:
         raise ValueError("is outside the range of representable instants") from None
 
 
-# An instant the client sends: with an offset, kept in UTC.
-Instant = Annotated[AwareDatetime, AfterValidator(to_utc)]
+def _rfc3339_only(value: object) -> object:
+    # pydantic would also take a number of seconds; the contract says RFC 3339.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value[:1].isdigit() or value.strip().isdigit():
+        raise ValueError("must be an RFC 3339 date-time with an offset, like 2026-03-10T19:00:00Z")
+    try:
+        float(value)
+    except ValueError:
+        return value
+    raise ValueError("must be an RFC 3339 date-time with an offset, like 2026-03-10T19:00:00Z")
+
+
+# An instant the client sends: RFC 3339 with an offset, kept in UTC.
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(to_utc)]
 
 # Timestamps leave the API as RFC 3339 in UTC with an explicit offset.
 UtcDateTime = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str, when_used="json")]

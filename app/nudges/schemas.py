@@ -21,11 +21,17 @@ def _parse_hhmm(value: Any) -> Any:
     raise ValueError("must be a local time as HH:MM, 00:00 to 23:59")
 
 
+def _hhmm_schema(schema: dict[str, Any]) -> None:
+    # HH:MM, not RFC 3339's "full-time" (which wants seconds and an offset).
+    schema.pop("format", None)
+    schema.update(type="string", pattern=_HHMM.pattern)
+
+
 LocalTime = Annotated[
     time,
     BeforeValidator(_parse_hhmm),
     PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
-    Field(json_schema_extra={"type": "string", "pattern": _HHMM.pattern}, examples=["19:00"]),
+    Field(json_schema_extra=_hhmm_schema, examples=["19:00"]),
 ]
 
 
