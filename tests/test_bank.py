@@ -6,6 +6,7 @@ every step the stored figures are compared with a full recomputation from the bi
 """
 
 import threading
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -26,7 +27,7 @@ from app.clock import FrozenClock
 from app.couples.models import Couple, CoupleMember
 from app.couples.schemas import CoupleUpdate
 from app.couples.service import update_couple
-from app.db import make_session_factory, transaction
+from app.db import make_engine, make_session_factory, transaction
 from app.main import create_app
 from app.stats.days import day_end, local_day
 from tests.factories import pair
@@ -277,3 +278,56 @@ def test_dst_days_are_one_day_long_however_many_hours(zone, day, hours):
     # Day start 0: the transition falls inside the day that begins at midnight.
     length = day_end(day, zone, 0) - day_end(day - timedelta(days=1), zone, 0)
     assert length == timedelta(hours=hours)
+
+
+@pytest.mark.parametrize("second", ["answer", "edit", "delete"])
+def test_a_writer_that_waited_for_the_couple_starts_from_what_was_committed(
+    db, settings, clock, second
+):
+    """Alex's and Sam's changes to one bid queue on the couple's lock (held here by another
+    connection); the one that goes second must see the first one's answer, not the bid as
+    it was read before waiting."""
+    app = create_app(settings, clock=clock, engine=db.engine)
+    with TestClient(app) as setup:
+        alex, sam = pair(setup)
+        bid = setup.post(
+            "/v1/bids", json={"kind": "hug", "initiator": "me"}, headers=alex.headers
+        ).json()
+    path = f"/v1/bids/{bid['id']}"
+    requests = {
+        "answer": ("PUT", f"{path}/response", {"response": "against"}, alex),
+        "edit": ("PATCH", path, {"kind": "long_kiss", "duration_seconds": 40}, alex),
+        "delete": ("DELETE", path, None, alex),
+    }
+    first = ("PUT", f"{path}/response", {"response": "toward"}, sam)
+    statuses: dict[str, int] = {}
+
+    def send(name: str, request: tuple) -> None:
+        method, url, body, account = request
+        with TestClient(app) as client:
+            response = client.request(method, url, json=body, headers=account.headers)
+            statuses[name] = response.status_code
+
+    holder = make_engine(db.url)
+    try:
+        # A writer of another engine: on SQLite it holds the database's write lock.
+        with transaction(make_session_factory(holder), write=True) as session:
+            session.execute(
+                select(Couple.id).where(Couple.id == uuid.UUID(bid["couple_id"])).with_for_update()
+            )
+            threads = [threading.Thread(target=send, args=("first", first))]
+            threads[0].start()
+            time.sleep(0.5)  # the first one reads the bid, then waits
+            threads.append(threading.Thread(target=send, args=("second", requests[second])))
+            threads[1].start()
+            time.sleep(0.5)
+        for t in threads:
+            t.join()
+    finally:
+        holder.dispose()
+
+    assert statuses["first"] == 200
+    assert statuses["second"] in (200, 204)
+    factory = make_session_factory(db.engine)
+    with transaction(factory, write=False) as session:
+        check_against_recomputation(session, uuid.UUID(bid["couple_id"]), clock.now())

@@ -144,8 +144,21 @@ def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> t
     return bid, True
 
 
-def _writable(session: Session, bid: Bid) -> Couple:
+def _locked(session: Session, bid: Bid) -> Couple:
+    """Lock the bid's couple, then re-read the bid: a writer that waited for the lock must
+    start from what the one before it committed, not from the copy it read before waiting
+    (else two partners answering at once would leave the rollups off by one answer)."""
     couple = bank.lock_couple(session, bid.couple_id)
+    current = session.scalars(
+        select(Bid).where(Bid.id == bid.id).execution_options(populate_existing=True)
+    ).one_or_none()
+    if current is None:
+        raise NotFound("No bid with this id.")
+    return couple
+
+
+def _writable(session: Session, bid: Bid) -> Couple:
+    couple = _locked(session, bid)
     if couple.ended_at is not None:
         raise Conflict("This couple has ended; its history can be read but not changed.")
     return couple
@@ -190,7 +203,7 @@ def delete(session: Session, user: User, bid: Bid, *, now: datetime) -> None:
     if bid.logged_by_id != user.id:
         raise Forbidden("Only the partner who logged a bid can delete it.")
     # Deleting stays possible after a couple ended: history is kept until its owner deletes it.
-    couple = bank.lock_couple(session, bid.couple_id)
+    couple = _locked(session, bid)
     bank.record_change(session, couple, bank.entry_for(couple, bid), None)
     session.add(BidTombstone(id=bid.id, couple_id=bid.couple_id, deleted_at=now))
     outbox.forget_bids(session, bid.couple_id, user.id, [bid.id])
