@@ -94,3 +94,14 @@ def decode_instant_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     except ValueError:
         raise InvalidCursor("The cursor is not one this API gave out.") from None
     return instant, parsed_id
+
+
+def decode_uuid_cursor(cursor: str) -> uuid.UUID:
+    """The id of the last item of lists ordered by id; a 400 if it is not one."""
+    (item_id,) = decode_cursor(cursor, size=1)
+    try:
+        if not isinstance(item_id, str):
+            raise ValueError("cursor ids are strings")
+        return uuid.UUID(item_id)
+    except ValueError:
+        raise InvalidCursor("The cursor is not one this API gave out.") from None

@@ -462,10 +462,10 @@ def test_the_world_is_what_the_matrix_assumes(client: TestClient, world: World) 
     [coach] = _ok(client.get("/v1/couple/coaches", headers=alice.headers))
     assert (coach["coach"]["id"], coach["state"]) == (world.coach_id, "active")
     coach_x = world.callers[COACH_WITH_CONSENT]
-    seen = _ok(client.get("/v1/coach/couples", headers=coach_x.headers))
+    seen = _ok(client.get("/v1/coach/couples", headers=coach_x.headers))["items"]
     assert [c["couple_id"] for c in seen] == [world.couple_id]
     coach_y = world.callers[COACH_WITHOUT_CONSENT]
-    assert _ok(client.get("/v1/coach/couples", headers=coach_y.headers)) == []
+    assert _ok(client.get("/v1/coach/couples", headers=coach_y.headers))["items"] == []
     frank = world.callers[FORMER_PARTNER]
     frank_bids = _ok(client.get("/v1/bids", headers=frank.headers))["items"]
     assert [(b["id"], b["couple_id"]) for b in frank_bids] == [

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.clock import FrozenClock
@@ -81,7 +81,9 @@ def assert_states(
 
 
 def coached(client: TestClient, coach: Account) -> list[dict[str, Any]]:
-    couples: list[dict[str, Any]] = ok(client.get("/v1/coach/couples", headers=coach.headers))
+    couples: list[dict[str, Any]] = ok(client.get("/v1/coach/couples", headers=coach.headers))[
+        "items"
+    ]
     return couples
 
 
@@ -601,3 +603,26 @@ def test_coach_reads_alongside_partner_writes_never_fail(
         assert write_statuses == [201] * 12
         assert read_statuses == [200] * 12
         assert len(ok(access_log(client, alex))["items"]) == 12
+
+
+def test_the_coach_list_comes_in_pages_and_logs_only_what_it_showed(client, db):
+    coach = register(client, role="coach")
+    couple_ids = sorted(consenting_couple(client, coach)[2] for _ in range(3))
+
+    first = ok(client.get("/v1/coach/couples", params={"limit": 2}, headers=coach.headers))
+    second = ok(
+        client.get(
+            "/v1/coach/couples",
+            params={"limit": 2, "cursor": first["next_cursor"]},
+            headers=coach.headers,
+        )
+    )
+
+    assert [c["couple_id"] for c in first["items"]] == couple_ids[:2]
+    assert [c["couple_id"] for c in second["items"]] == couple_ids[2:]
+    assert second["next_cursor"] is None
+    with db.engine.connect() as conn:
+        logged = conn.execute(
+            text("SELECT couple_id FROM coach_access_log WHERE view = 'couples'")
+        ).all()
+    assert sorted(str(uuid.UUID(str(row[0]))) for row in logged) == couple_ids

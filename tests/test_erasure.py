@@ -61,7 +61,7 @@ def test_erasure_keeps_the_partners_bids_and_ends_everything_else(client, db, cl
     _log(client, sam, "question", "toward")
     _log(client, sam, "smile", "pending")  # makes a nudge for Alex
     coach = _coach_for(client, alex, sam)
-    assert len(client.get("/v1/coach/couples", headers=coach.headers).json()) == 1
+    assert len(client.get("/v1/coach/couples", headers=coach.headers).json()["items"]) == 1
 
     assert _erase(client, alex).status_code == 204
 
@@ -85,7 +85,7 @@ def test_erasure_keeps_the_partners_bids_and_ends_everything_else(client, db, cl
     assert balance_at(remaining, clock.now(), 72) == 1.0
 
     # The coach lost the couple; the consent history stays, marked why it ended.
-    assert client.get("/v1/coach/couples", headers=coach.headers).json() == []
+    assert client.get("/v1/coach/couples", headers=coach.headers).json()["items"] == []
     consents = _rows(db, CoachConsent)
     assert len(consents) == 2
     assert {c.revoke_reason for c in consents} == {"account_deleted"}

@@ -239,7 +239,7 @@ def _consent(client: TestClient, code: str, *partners: Account) -> None:
 def _coach_reads(client: TestClient, coach: Account) -> list[str]:
     couples = client.get("/v1/coach/couples", headers=coach.headers)
     assert couples.status_code == 200, couples.text
-    ids = [c["couple_id"] for c in couples.json()]
+    ids = [c["couple_id"] for c in couples.json()["items"]]
     for couple_id in ids:
         progress = client.get(f"/v1/coach/couples/{couple_id}/progress", headers=coach.headers)
         assert progress.status_code == 200, progress.text

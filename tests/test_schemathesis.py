@@ -275,7 +275,7 @@ class World:
         self._grant(self.owner, self.coach_code)
         self._grant(self.partner, self.coach_code)
         couples = self._ok(self.client.get("/v1/coach/couples", headers=self.coach.headers), 200)
-        assert self.couple_id in {c["couple_id"] for c in couples}
+        assert self.couple_id in {c["couple_id"] for c in couples["items"]}
 
     def clear_rate_limits(self) -> None:
         """The harness (not the case under test) must be able to sign in and let the coach

@@ -106,9 +106,21 @@ $("signout").addEventListener("click", signOut);
 const pct = (x) => x == null ? "–" : Math.round(x * 100) + "%";
 const num = (x, d = 1) => x == null ? "–" : Number(x).toFixed(d);
 
+async function allCouples() {
+  const couples = [];
+  let cursor = null;
+  do {
+    const page = await api("/v1/coach/couples?limit=200" +
+      (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    couples.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return couples.sort((a, b) => a.first_names.join(" ").localeCompare(b.first_names.join(" ")));
+}
+
 async function showCouples() {
   let couples;
-  try { couples = await api("/v1/coach/couples"); }
+  try { couples = await allCouples(); }
   catch (error) { $("error").textContent = error.message; signOut(); return; }
   $("login").hidden = true; $("app").hidden = false; $("signout").hidden = false;
   const list = $("couples");

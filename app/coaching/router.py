@@ -31,6 +31,7 @@ from app.pagination import (
     Page,
     PageParamsDep,
     decode_instant_cursor,
+    decode_uuid_cursor,
     encode_instant_cursor,
     page_of,
 )
@@ -95,10 +96,15 @@ def rotate_code(coach: CurrentCoach, session: SessionDep, clock: ClockDep) -> Co
     responses=problem_responses(401, 403),
 )
 @writes_on_read
-def list_couples(coach: CurrentCoach, session: SessionDep, clock: ClockDep) -> list[CoachedCouple]:
-    return [
-        CoachedCouple(**vars(s)) for s in service.consenting_couples(session, coach, clock.now())
-    ]
+def list_couples(
+    coach: CurrentCoach, session: SessionDep, clock: ClockDep, page: PageParamsDep
+) -> Page[CoachedCouple]:
+    after = decode_uuid_cursor(page.cursor) if page.cursor else None
+    rows = service.consenting_couples(session, coach, clock.now(), limit=page.limit, after=after)
+    items, next_cursor = page_of(rows, page.limit, lambda s: [str(s.couple_id)])
+    return Page[CoachedCouple](
+        items=[CoachedCouple(**vars(s)) for s in items], next_cursor=next_cursor
+    )
 
 
 @coach_router.get(

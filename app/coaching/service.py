@@ -248,8 +248,15 @@ def _toward_rate(toward: int, answered: int) -> float | None:
     return toward / answered if answered else None
 
 
-def consenting_couples(session: Session, coach: User, now: datetime) -> list[CoupleSummary]:
-    couples = session.scalars(access.couples_visible_to_coach(coach.id)).all()
+def consenting_couples(
+    session: Session, coach: User, now: datetime, *, limit: int, after: uuid.UUID | None
+) -> list[CoupleSummary]:
+    """Up to ``limit + 1`` consenting couples in id order, after the couple ``after``; only
+    the couples answered (``limit`` of them) are written to the access log."""
+    query = access.couples_visible_to_coach(coach.id).order_by(Couple.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(Couple.id > after)
+    couples = session.scalars(query).all()
     summaries = []
     for couple in couples:
         since = session.scalar(
@@ -281,8 +288,8 @@ def consenting_couples(session: Session, coach: User, now: datetime) -> list[Cou
                 toward_rate_30d=_toward_rate(int(toward), int(answered)),
             )
         )
-    _log(session, coach, [s.couple_id for s in summaries], "couples", now)
-    return sorted(summaries, key=lambda s: s.first_names)
+    _log(session, coach, [s.couple_id for s in summaries[:limit]], "couples", now)
+    return summaries
 
 
 @dataclass(frozen=True)
