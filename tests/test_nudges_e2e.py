@@ -40,6 +40,21 @@ def _walk(base: str) -> None:
             json={"provider": "expo", "token": TOKEN, "platform": "ios"},
             headers=sam,
         ).raise_for_status()
+        # No quiet hours: the real clock may be in Sam's default quiet hours (22:00-07:00).
+        client.put(
+            "/v1/me/nudge-settings",
+            json={
+                "enabled": True,
+                "discreet": True,
+                "daily_time": "19:00",
+                "quiet_start": "00:00",
+                "quiet_end": "00:00",
+                "kinds": dict.fromkeys(
+                    ("daily_suggestion", "partner_bid", "reconnect", "weekly_summary"), True
+                ),
+            },
+            headers=sam,
+        ).raise_for_status()
         client.post(
             "/v1/bids",
             json={"kind": "hug", "initiator": "me", "note": "by the river"},
