@@ -85,13 +85,6 @@ def get_readable(session: Session, user: User, bid_id: uuid.UUID) -> Bid:
     return bid
 
 
-def _active_couple_for_writing(session: Session, user: User) -> Couple:
-    couple = couples.active_couple_of(session, user.id)
-    if couple is None:
-        raise Conflict("You are not in a couple, so there is nobody to log a bid with.")
-    return bank.lock_couple(session, couple.id)
-
-
 def _replayed(session: Session, user: User, data: BidCreate, request_hash: str) -> Bid | None:
     """The stored bid if this create was already made; a 409 or 410 if its id is taken."""
     if data.id is None:
@@ -109,11 +102,15 @@ def _replayed(session: Session, user: User, data: BidCreate, request_hash: str) 
 def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> tuple[Bid, bool]:
     """The bid and whether it was created (False: a replay of one already stored)."""
     request_hash = _request_hash(data)
-    # A replay answers with the stored bid even if the couple has ended since.
-    if (replayed := _replayed(session, user, data, request_hash)) is not None:
-        return replayed, False
-    couple = _active_couple_for_writing(session, user)
-    # Checked again under the couple's lock: two copies of one create may race.
+    active = couples.active_couple_of(session, user.id)
+    if active is None:
+        # A replay answers with the stored bid even if the couple has ended since.
+        if (replayed := _replayed(session, user, data, request_hash)) is not None:
+            return replayed, False
+        raise Conflict("You are not in a couple, so there is nobody to log a bid with.")
+    couple = bank.lock_couple(session, active.id)
+    # Looked up under the couple's lock only: two copies of one create then cannot both
+    # insert, and a new bid costs one lookup, not two.
     if (replayed := _replayed(session, user, data, request_hash)) is not None:
         return replayed, False
     occurred_at = data.occurred_at or now
@@ -139,8 +136,10 @@ def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> t
     session.add(bid)
     session.flush()
     bank.record_change(session, couple, None, bank.entry_for(couple, bid))
-    # The outbox row commits with the bid, or not at all.
-    outbox.on_bid_logged(session, bid, user, _partner_id(session, couple, user.id), now)
+    # The outbox row commits with the bid, or not at all; only a bid that waits for the
+    # partner's answer tells them.
+    if data.response == Response.pending:
+        outbox.on_bid_logged(session, bid, user, _partner_id(session, couple, user.id), now)
     return bid, True
 
 
