@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check migrate worker bench clean
+.PHONY: run test lint typecheck check migrate worker bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tend needs Python 3.11 or newer (set PYTHON=...)")'
@@ -43,5 +43,10 @@ check: lint typecheck test
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
+# Benchmarks (docs/benchmarks.md). PostgreSQL too when TEND_BENCH_POSTGRES_URL is set;
+# e.g. make bench BENCH_ARGS="writes --backend postgresql", make soak SOAK_ARGS="--minutes 0.5".
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
