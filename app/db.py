@@ -86,6 +86,12 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# How long a request waits for a lock another transaction holds before it is answered 503.
+# Waiting without end could wedge a process: a transaction that holds a lock needs a free
+# server thread to commit, and every thread could be waiting for that very lock.
+LOCK_WAIT_SECONDS = 10
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     # A failing statement's error message must not carry its parameters (notes, emails).
     kwargs.setdefault("hide_parameters", True)
@@ -96,6 +102,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # Row-lock waits end too (LockNotAvailable, answered 503), for the reason above.
+    kwargs.setdefault("connect_args", {"options": f"-c lock_timeout={LOCK_WAIT_SECONDS * 1000}"})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
@@ -106,6 +114,10 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 _sqlite_writer_locks: "WeakKeyDictionary[Engine, threading.Lock]" = WeakKeyDictionary()
+
+
+class DatabaseBusy(Exception):
+    """A lock could not be had within LOCK_WAIT_SECONDS; nothing was written."""
 
 
 @contextmanager
@@ -123,9 +135,13 @@ def writing(session: Session) -> Iterator[None]:
         return
     assert isinstance(engine, Engine)
     lock = _sqlite_writer_locks.setdefault(engine, threading.Lock())
-    with lock:
+    if not lock.acquire(timeout=LOCK_WAIT_SECONDS):
+        raise DatabaseBusy("waited too long for this process's writer queue")
+    try:
         session.connection(execution_options={SQLITE_IMMEDIATE: True})
         yield
+    finally:
+        lock.release()
 
 
 @contextmanager

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import DatabaseBusy
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -171,6 +173,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(DatabaseBusy)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database is restarting, failing over or busy: nothing was written, and the
         # same request (bids carry their own id) can simply be sent again.

@@ -2,7 +2,9 @@
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from app import db as app_db
 from app import migrations
 from app.db import make_engine
 from app.main import create_app
@@ -141,3 +143,32 @@ def test_openapi_documents_problems(client):
                 assert "422" in operation["responses"], (method, path)
                 problem = operation["responses"]["422"]["content"]
                 assert "application/problem+json" in problem, (method, path)
+
+
+def test_a_writer_that_waits_too_long_is_503_not_a_wedged_process(client, db, clock, monkeypatch):
+    """Every server thread waiting for a lock whose holder needs a thread to commit would
+    wedge the process: waits end, answered 503, and the next request works."""
+    account = register(client)
+    monkeypatch.setattr(app_db, "LOCK_WAIT_SECONDS", 0.2)
+    body = {"display_name": "Renamed"}
+    if db.backend == "sqlite":
+        lock = app_db._sqlite_writer_locks[db.engine]
+        with lock:
+            response = client.patch("/v1/me", json=body, headers=account.headers)
+    else:
+        engine = make_engine(db.url, connect_args={"options": "-c lock_timeout=200"})
+        try:
+            with engine.connect() as conn:
+                conn.execute(
+                    text("SELECT 1 FROM users WHERE id = :id FOR UPDATE"), {"id": account.id}
+                )
+                waiting = make_engine(db.url, connect_args={"options": "-c lock_timeout=200"})
+                app = create_app(make_settings(db.url), clock=clock, engine=waiting)
+                with TestClient(app) as other:
+                    response = other.patch("/v1/me", json=body, headers=account.headers)
+                waiting.dispose()
+        finally:
+            engine.dispose()
+    problem = assert_problem(response, 503)
+    assert problem["type"].endswith("service-unavailable")
+    assert client.patch("/v1/me", json=body, headers=account.headers).status_code == 200
