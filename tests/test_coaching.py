@@ -8,7 +8,7 @@ zone); the current local week started on Monday 2026-03-09.
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from app.clock import FrozenClock
 from app.coaching.models import CONSENT_SCOPE, CONSENT_TEXT_VERSION, CoachConsent
 from app.config import Settings
 from app.main import create_app
-from tests.factories import Account, assert_problem, invite, pair, register
+from tests.factories import Account, assert_problem, invite, login, pair, register
 
 COACH_CODE = re.compile(r"^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{10}$")
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
@@ -494,6 +494,47 @@ def test_progress_figures_come_from_the_couples_days(client: TestClient) -> None
     assert seen["last_active_day"] == "2026-03-10"
     assert seen["balance"] == pytest.approx(balance, rel=1e-9)
     assert seen["toward_rate_30d"] == pytest.approx(6 / 8)
+
+
+def test_progress_weeks_agree_with_each_bid_and_each_sunday_across_a_dst_change(
+    client: TestClient, clock: FrozenClock
+) -> None:
+    """The view counts each bid in the week of its couple day (found once, by the instants
+    at which the weeks start) and reads each week's end balance from one sweep of the
+    rollups: both checked against a bid-by-bid count and the balance history, over eight
+    weeks that contain Europe's spring-forward and a Monday-night bid on every boundary."""
+    first_monday = date(2026, 3, 2)
+    clock.set(at("2026-03-06T12:00:00Z"))
+    coach = new_coach(client)
+    alex, sam, couple_id = consenting_couple(client, coach)
+    expected: dict[str, dict[str, int]] = {}
+    for n in range(8):
+        monday = first_monday + timedelta(weeks=n)
+        clock.set(datetime.combine(monday, time(12), UTC) + timedelta(days=4))
+        alex, sam = login(client, alex), login(client, sam)  # bids go 7 days back at most
+        week = expected.setdefault(monday.isoformat(), {"Alex": 0, "Sam": 0})
+        # 01:30 UTC on a Monday is before 04:00 in Berlin: the previous week's Sunday.
+        log_bid(client, alex if n % 2 else sam, f"{monday.isoformat()}T01:30:00Z")
+        if n:
+            previous = (monday - timedelta(weeks=1)).isoformat()
+            expected[previous]["Alex" if n % 2 else "Sam"] += 1
+        for k in range(n % 3 + 1):  # inside the week, some initiated by the partner
+            by = alex if k % 2 == 0 else sam
+            initiator = "me" if k < 2 else "partner"
+            when = f"{(monday + timedelta(days=k + 1)).isoformat()}T09:00:00Z"
+            log_bid(client, by, when, initiator=initiator, response="toward" if k else "away")
+            week["Alex" if (by is alex) == (initiator == "me") else "Sam"] += 1
+    weeks = ok(progress(client, login(client, coach), couple_id, weeks=8))["weeks"]
+    assert [w["week_start"] for w in weeks] == list(expected)
+    points = ok(client.get("/v1/couple/balance/history?days=60", headers=sam.headers))["points"]
+    sundays = {p["date"]: p["balance"] for p in points}
+    for week in weeks:
+        counts = expected[week["week_start"]]
+        total = sum(counts.values())
+        assert shares(week) == pytest.approx({k: v / total for k, v in counts.items()})
+    for week in weeks[:-1]:
+        sunday = (date.fromisoformat(week["week_start"]) + timedelta(days=6)).isoformat()
+        assert week["end_balance"] == pytest.approx(sundays[sunday], rel=1e-9)
 
 
 def test_progress_is_404_without_both_partners_consent(client: TestClient) -> None:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.orm import Session
 
 from app import access, ratelimit
@@ -313,29 +313,45 @@ def progress(
     today = local_day(now, couple.timezone, couple.day_start_hour)
     this_monday = today - timedelta(days=today.weekday())
     first = this_monday - timedelta(weeks=weeks - 1)
-    days = session.scalars(
-        select(CoupleDay).where(CoupleDay.couple_id == couple.id, CoupleDay.day >= first)
+    days = session.execute(
+        select(
+            CoupleDay.day, CoupleDay.bids, CoupleDay.toward, CoupleDay.away, CoupleDay.against
+        ).where(CoupleDay.couple_id == couple.id, CoupleDay.day >= first)
     ).all()
-    initiated = session.execute(
-        select(Bid.occurred_at, Bid.initiator_id).where(
+    # Bids counted by week and initiator in the database, each week bounded by the instants
+    # at which it starts and ends in the couple's time zone.
+    starts = [first + timedelta(weeks=n) for n in range(weeks)]
+    boundaries = [bank.day_start_of(couple, start) for start in starts]
+    boundaries.append(bank.day_start_of(couple, first + timedelta(weeks=weeks)))
+    week_of_bid = case(
+        *((Bid.occurred_at < boundary, n) for n, boundary in enumerate(boundaries[1:])),
+        else_=weeks,
+    )
+    initiative = [{p.id: 0 for p in partners} for _ in starts]
+    for n, initiator_id, count in session.execute(
+        select(week_of_bid, Bid.initiator_id, func.count())
+        .where(
             Bid.couple_id == couple.id,
-            Bid.occurred_at >= bank.day_start_of(couple, first),
+            Bid.occurred_at >= boundaries[0],
+            Bid.occurred_at < boundaries[-1],
         )
-    ).all()
+        .group_by(week_of_bid, Bid.initiator_id)
+    ):
+        if initiator_id in initiative[n]:
+            initiative[n][initiator_id] += count
+    ends = [start + timedelta(days=6) for start in starts]
+    past = [end for end in ends if end < today]
+    end_balances = bank.balances_at_end_of(session, couple, past) + [
+        bank.balance_now(session, couple, now)
+    ] * (len(ends) - len(past))
+    by_week: dict[date, list[Row[date, int, int, int, int]]] = {s: [] for s in starts}
+    for day in days:
+        by_week[first + timedelta(weeks=(day.day - first).days // 7)].append(day)
     result = []
-    for n in range(weeks):
-        start = first + timedelta(weeks=n)
-        end = start + timedelta(days=6)
-        in_week = [d for d in days if start <= d.day <= end]
+    for start, counts, end_balance in zip(starts, initiative, end_balances, strict=True):
+        in_week = by_week[start]
         toward = sum(d.toward for d in in_week)
         negatives = sum(d.away + d.against for d in in_week)
-        counts = {p.id: 0 for p in partners}
-        for occurred_at, initiator_id in initiated:
-            if (
-                start <= local_day(occurred_at, couple.timezone, couple.day_start_hour) <= end
-                and initiator_id in counts
-            ):
-                counts[initiator_id] += 1
         total = sum(counts.values())
         result.append(
             Week(
@@ -343,11 +359,7 @@ def progress(
                 bids=sum(d.bids for d in in_week),
                 toward_rate=_toward_rate(toward, toward + negatives),
                 positive_negative_ratio=toward / negatives if negatives else None,
-                end_balance=(
-                    bank.balance_now(session, couple, now)
-                    if end >= today
-                    else bank.balance_at_end_of(session, couple, end)
-                ),
+                end_balance=end_balance,
                 active_days=sum(1 for d in in_week if d.bids > 0),
                 initiative={pid: (c / total if total else 0.0) for pid, c in counts.items()},
             )
