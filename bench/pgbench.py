@@ -9,12 +9,14 @@ docs/benchmarks.md), in the same transaction:
     the pool's pre-ping (PostgreSQL: pool_pre_ping=True)     SELECT 1
     BEGIN (SQLite: BEGIN IMMEDIATE, the app's writer lock)
     auth: the caller's user row                               SELECT users
-    the caller's active couple                                SELECT couples JOIN couple_members
-    the couple's row lock (FOR UPDATE on PostgreSQL only)     SELECT couples ... FOR UPDATE
-    replay check under the lock: the id, then its tombstone   SELECT bids, SELECT bid_tombstones
+    the caller's active couple, locked (FOR UPDATE OF         SELECT couples JOIN couple_members
+      couples on PostgreSQL only)                               ... FOR UPDATE OF couples
+    replay check under the lock: is the id a bid's or a       SELECT bids UNION ALL
+      deleted bid's                                             SELECT bid_tombstones
     the bid                                                   INSERT bids
-    its day's rollup: read, then counts (and sums)            SELECT / UPDATE couple_days
-    "toward" only: the days from it on, their end balance     SELECT / UPDATE couple_days
+    its day's rollup (and any later days', and the day        SELECT couple_days
+      before when the day is new)
+    the day's counts and sums ("toward": its end balance)     UPDATE couple_days
     "pending" only: the partner, the partner's nudge          SELECT users JOIN couple_members
       settings, and the "your partner logged a bid" nudge     SELECT nudge_settings JOIN users
       in the outbox                                           INSERT notifications ON CONFLICT
@@ -108,34 +110,30 @@ def statements(response: str, *, postgresql: bool) -> list[str]:
         f"SELECT {', '.join(_USERS)} FROM users WHERE users.id = {{me}}",
         f"SELECT {_COUPLES} FROM couples JOIN couple_members "
         "ON couple_members.couple_id = couples.id "
-        "WHERE couple_members.user_id = {me} AND couple_members.left_at IS NULL",
-    ]
-    # SQLite has no FOR UPDATE: the app's write lock (BEGIN IMMEDIATE) does its work there.
-    lock = " FOR UPDATE" if postgresql else ""
-    sql.append(f"SELECT {_COUPLES} FROM couples WHERE couples.id = {{couple}}{lock}")
-    sql += [
-        f"SELECT {_BIDS} FROM bids WHERE bids.id = {{bid}}",
-        "SELECT bid_tombstones.id, bid_tombstones.couple_id, bid_tombstones.deleted_at "
-        "FROM bid_tombstones WHERE bid_tombstones.id = {bid}",
+        "WHERE couple_members.user_id = {me} AND couple_members.left_at IS NULL"
+        # SQLite has no FOR UPDATE: the app's write lock (BEGIN IMMEDIATE) does its work there.
+        + (" FOR UPDATE OF couples" if postgresql else ""),
+        "SELECT bids.id, false AS gone FROM bids WHERE bids.id = {bid} UNION ALL "
+        "SELECT bid_tombstones.id, true FROM bid_tombstones WHERE bid_tombstones.id = {bid}",
         "INSERT INTO bids (id, couple_id, logged_by_id, initiator_id, kind, occurred_at, "
         "duration_seconds, note, response, responded_by_id, responded_at, deposit, "
         "request_hash, created_at, updated_at) VALUES ({bid}, {couple}, {me}, {me}, "
         f"'{KIND}', {{now}}, 25, NULL, '{response}', "
         + ("{me}, {now}, " if toward else "NULL, NULL, ")
         + f"{DEPOSIT if toward else 0.0}, {hash_}, {{now}}, {{now}})",
-        f"SELECT {_DAYS} FROM couple_days "
-        "WHERE couple_days.couple_id = {couple} AND couple_days.day = {day}",
+        f"SELECT {_DAYS} FROM couple_days WHERE couple_days.couple_id = {{couple}} "
+        "AND couple_days.day >= coalesce((SELECT max(couple_days.day) FROM couple_days "
+        "WHERE couple_days.couple_id = {couple} AND couple_days.day < {day}), {day}) "
+        "ORDER BY couple_days.day",
         "UPDATE couple_days SET bids = bids + 1"
-        + (f", toward = toward + 1, deposits = deposits + {DEPOSIT}" if toward else "")
+        + (
+            f", toward = toward + 1, deposits = deposits + {DEPOSIT}, "
+            f"end_balance = end_balance + {DEPOSIT}"
+            if toward
+            else ""
+        )
         + " WHERE couple_days.couple_id = {couple} AND couple_days.day = {day}",
     ]
-    if toward:
-        sql += [
-            f"SELECT {_DAYS} FROM couple_days "
-            "WHERE couple_days.couple_id = {couple} AND couple_days.day >= {day}",
-            f"UPDATE couple_days SET end_balance = end_balance + {DEPOSIT} "
-            "WHERE couple_days.couple_id = {couple} AND couple_days.day = {day}",
-        ]
     if not toward:
         sql += [
             f"SELECT {', '.join(_USERS)} FROM users JOIN couple_members "

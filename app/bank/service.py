@@ -11,13 +11,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.bank.math import Response, decay_factor
 from app.bank.models import CoupleDay
 from app.bids.models import Bid
-from app.couples.models import Couple
+from app.couples.models import Couple, CoupleMember
 from app.stats.days import day_end, day_start, local_day
 
 WEEK_DAYS = 7
@@ -44,12 +44,24 @@ def entry_for(couple: Couple, bid: Bid) -> Entry:
 
 def lock_couple(session: Session, couple_id: uuid.UUID) -> Couple:
     """The couple, re-read under a row lock that serialises its writers."""
-    return session.scalars(
-        select(Couple)
-        .where(Couple.id == couple_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return session.scalars(_locking(select(Couple).where(Couple.id == couple_id))).one()
+
+
+def lock_active_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None:
+    """The user's active couple, found and locked in one statement (``lock_couple``); None
+    when they are not in one, or when it ended while this waited for the lock."""
+    couple = session.scalars(
+        _locking(
+            select(Couple)
+            .join(CoupleMember, CoupleMember.couple_id == Couple.id)
+            .where(CoupleMember.user_id == user_id, CoupleMember.left_at.is_(None))
+        )
+    ).one_or_none()
+    return None if couple is None or couple.ended_at is not None else couple
+
+
+def _locking(query: Select[Couple]) -> Select[Couple]:
+    return query.with_for_update(of=Couple).execution_options(populate_existing=True)
 
 
 def day_start_of(couple: Couple, day: date) -> datetime:
@@ -89,13 +101,30 @@ def _new_day(couple: Couple, day: date, previous: CoupleDay | None) -> CoupleDay
     )
 
 
-def _row_for(session: Session, couple: Couple, day: date) -> CoupleDay:
-    row = session.get(CoupleDay, (couple.id, day))
-    if row is None:
-        previous = _latest_row(session, couple.id, on_or_before=day - timedelta(days=1))
-        row = _new_day(couple, day, previous)
-        session.add(row)
-    return row
+def _rows_from(session: Session, couple: Couple, day: date) -> list[CoupleDay]:
+    """``day``'s row (created if missing, its end balance carried from the day before) and
+    every later row, in day order: one query, whether ``day`` is new, today or backdated."""
+    previous_day = (
+        select(func.max(CoupleDay.day))
+        .where(CoupleDay.couple_id == couple.id, CoupleDay.day < day)
+        .scalar_subquery()
+    )
+    rows = list(
+        session.scalars(
+            select(CoupleDay)
+            .where(
+                CoupleDay.couple_id == couple.id,
+                CoupleDay.day >= func.coalesce(previous_day, day),
+            )
+            .order_by(CoupleDay.day)
+        )
+    )
+    previous = rows.pop(0) if rows and rows[0].day < day else None
+    if rows and rows[0].day == day:
+        return rows
+    row = _new_day(couple, day, previous)
+    session.add(row)
+    return [row, *rows]
 
 
 def _count(row: CoupleDay, entry: Entry, sign: int) -> None:
@@ -114,15 +143,11 @@ def _count(row: CoupleDay, entry: Entry, sign: int) -> None:
 
 
 def _apply(session: Session, couple: Couple, entry: Entry, sign: int) -> None:
-    row = _row_for(session, couple, entry.day)
-    _count(row, entry, sign)
+    rows = _rows_from(session, couple, entry.day)
+    _count(rows[0], entry, sign)
     if entry.deposit == 0:
         return
-    session.flush()
-    later = session.scalars(
-        select(CoupleDay).where(CoupleDay.couple_id == couple.id, CoupleDay.day >= entry.day)
-    ).all()
-    for day_row in later:
+    for day_row in rows:
         day_row.end_balance += (
             sign
             * entry.deposit

@@ -5,7 +5,7 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from app import access
@@ -89,26 +89,31 @@ def _replayed(session: Session, user: User, data: BidCreate, request_hash: str) 
     """The stored bid if this create was already made; a 409 or 410 if its id is taken."""
     if data.id is None:
         return None
-    existing = session.get(Bid, data.id)
-    if existing is not None:
-        if existing.logged_by_id == user.id and existing.request_hash == request_hash:
-            return existing
-        raise Conflict("A bid with this id already exists with other content.")
-    if session.get(BidTombstone, data.id) is not None:
+    # One query for the usual case, an id never seen: is it a bid's, or a deleted one's?
+    taken = session.execute(
+        select(Bid.id, literal(False))
+        .where(Bid.id == data.id)
+        .union_all(select(BidTombstone.id, literal(True)).where(BidTombstone.id == data.id))
+    ).first()
+    if taken is None:
+        return None
+    if taken[1]:
         raise Gone("The bid with this id was deleted.")
-    return None
+    existing = session.get_one(Bid, data.id)
+    if existing.logged_by_id == user.id and existing.request_hash == request_hash:
+        return existing
+    raise Conflict("A bid with this id already exists with other content.")
 
 
 def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> tuple[Bid, bool]:
     """The bid and whether it was created (False: a replay of one already stored)."""
     request_hash = _request_hash(data)
-    active = couples.active_couple_of(session, user.id)
-    if active is None:
+    couple = bank.lock_active_couple_of(session, user.id)
+    if couple is None:
         # A replay answers with the stored bid even if the couple has ended since.
         if (replayed := _replayed(session, user, data, request_hash)) is not None:
             return replayed, False
         raise Conflict("You are not in a couple, so there is nobody to log a bid with.")
-    couple = bank.lock_couple(session, active.id)
     # Looked up under the couple's lock only: two copies of one create then cannot both
     # insert, and a new bid costs one lookup, not two.
     if (replayed := _replayed(session, user, data, request_hash)) is not None:
