@@ -4,7 +4,7 @@ import unicodedata
 import zoneinfo
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, ClassVar, get_args
+from typing import Annotated, Any, ClassVar, NotRequired, TypedDict, get_args
 
 from pydantic import (
     AfterValidator,
@@ -46,11 +46,23 @@ def storable_text(value: object) -> object:
     return value
 
 
+class BodyExample(TypedDict):
+    """A named example of a request body, as an OpenAPI Example object."""
+
+    summary: str
+    description: NotRequired[str]
+    value: dict[str, Any]
+
+
 class StrictInput(BaseModel):
     """Base of every request body: unknown fields are rejected, not silently dropped, and
     no text reaches the database that it cannot store."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    # Shown with each operation that takes this body (app.main adds them to the document);
+    # every example must be a body the operation accepts.
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {}
 
     @field_validator("*", mode="before")
     @classmethod

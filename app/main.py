@@ -1,5 +1,7 @@
 """create_app(): routers, error handlers, middleware, and the scheduler's lifespan."""
 
+import copy
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,11 +21,19 @@ from app.coaching.router import couple_router as consent_router
 from app.config import Settings, get_settings
 from app.couples.router import router as couples_router
 from app.db import make_engine, make_session_factory
-from app.errors import Problem, install_error_handlers, problem_response_doc
+from app.errors import (
+    PROBLEM_BASE,
+    PROBLEM_JSON,
+    Problem,
+    install_error_handlers,
+    problem_response_doc,
+)
+from app.fields import BodyExample, StrictInput
 from app.health import router as health_router
 from app.metrics import router as metrics_router
 from app.nudges.router import router as nudges_router
 from app.observability import RequestContextMiddleware, configure_logging
+from app.pagination import MAX_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -101,28 +111,45 @@ def create_app(
 def _complete_openapi(app: FastAPI) -> None:
     """Name the shared Problem schema, and document the answers that middleware and
     dependencies give every route of a kind: 413 wherever a body is read, 401 wherever a
-    token is required, 503 while the database is away."""
+    token is required, 503 while the database is away. Every error is documented as
+    problem+json only; request bodies get their model's examples, and the problems whose
+    words do not depend on the operation an example each."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.setdefault(
+            components = schema.setdefault("components", {})
+            schemas = components.setdefault("schemas", {})
+            schemas.setdefault(
                 "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             )
+            body_examples = _request_body_examples()
             for path, operation in _operations(schema):
                 responses = operation.setdefault("responses", {})
-                if "requestBody" in operation:
+                body = operation.get("requestBody", {}).get("content", {}).get(_JSON)
+                if body is not None:
+                    _add_body_examples(body, body_examples)
+                    responses.setdefault("400", problem_response_doc(400))
                     responses.setdefault("413", problem_response_doc(413))
                 if operation.get("security"):
                     responses.setdefault("401", problem_response_doc(401))
                 if path.startswith("/v1/"):
                     responses.setdefault("503", problem_response_doc(503))
+                _problems_only(responses)
+                _add_problem_examples(operation, responses)
+            _drop_unused_validation_schemas(schema)
+            limit = app.state.settings.max_body_bytes
+            examples = {**PROBLEM_EXAMPLES, "payload-too-large": _too_large_example(limit)}
+            components["examples"] = dict(sorted(examples.items()))
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_JSON = "application/json"
+_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -133,6 +160,135 @@ def _operations(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         for method, operation in operations.items()
         if method in methods
     ]
+
+
+def _request_body_examples() -> dict[str, dict[str, BodyExample]]:
+    """The named examples of every request body model, by its schema's name."""
+    found: dict[str, dict[str, BodyExample]] = {}
+    pending: list[type[StrictInput]] = [StrictInput]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model.openapi_examples:
+            found[model.__name__] = model.openapi_examples
+    return found
+
+
+def _add_body_examples(body: dict[str, Any], examples: dict[str, dict[str, BodyExample]]) -> None:
+    # OpenAPI's named examples of the media type, which Swagger UI offers in a list.
+    name = body.get("schema", {}).get("$ref", "").rpartition("/")[2]
+    if name in examples and "examples" not in body:
+        body["examples"] = copy.deepcopy(examples[name])
+
+
+def _problems_only(responses: dict[str, Any]) -> None:
+    """Errors are answered as application/problem+json only: drop the application/json
+    twin that a response model adds, and stand in for FastAPI's own 422 schema."""
+    for status, response in responses.items():
+        if status[:1] not in ("4", "5"):
+            continue
+        content = response.get("content", {})
+        if PROBLEM_JSON in content:
+            response["content"] = {PROBLEM_JSON: content[PROBLEM_JSON]}
+        elif status == "422":
+            responses[status] = problem_response_doc(422)
+
+
+def _add_problem_examples(operation: dict[str, Any], responses: dict[str, Any]) -> None:
+    for status, response in responses.items():
+        media = response.get("content", {}).get(PROBLEM_JSON)
+        names = _problem_examples_of(operation, status)
+        if media is not None and names:
+            media.setdefault(
+                "examples", {name: {"$ref": f"#/components/examples/{name}"} for name in names}
+            )
+
+
+def _problem_examples_of(operation: dict[str, Any], status: str) -> list[str]:
+    """Examples of the problems this operation answers in the same words as any other of
+    its kind; those whose detail depends on the operation (403, 404, 409, …) have none."""
+    body = "requestBody" in operation
+    parameters = {p.get("name") for p in operation.get("parameters", [])}
+    kinds = {
+        "400": [("malformed-json", body), ("invalid-cursor", "cursor" in parameters)],
+        "401": [("unauthorized", bool(operation.get("security")))],
+        "413": [("payload-too-large", body)],
+        "422": [("unknown-field", body), ("limit-too-large", "limit" in parameters)],
+        "503": [("service-unavailable", True)],
+    }
+    return [name for name, applies in kinds.get(status, []) if applies]
+
+
+def _drop_unused_validation_schemas(schema: dict[str, Any]) -> None:
+    """FastAPI's own 422 schemas, once no response refers to them any more."""
+    paths = json.dumps(schema["paths"])
+    if not any(f'"#/components/schemas/{name}"' in paths for name in _VALIDATION_SCHEMAS):
+        for name in _VALIDATION_SCHEMAS:
+            schema["components"]["schemas"].pop(name, None)
+
+
+def _problem(summary: str, slug: str, title: str, status: int, detail: str) -> dict[str, Any]:
+    value = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    return {"summary": summary, "value": value}
+
+
+def _invalid(summary: str, loc: list[str], msg: str, kind: str) -> dict[str, Any]:
+    example = _problem(summary, "validation-error", "Invalid input", 422, f"{loc[-1]}: {msg}")
+    example["value"]["errors"] = [{"loc": loc, "msg": msg, "type": kind}]
+    return example
+
+
+def _too_large_example(limit: int) -> dict[str, Any]:
+    detail = f"The request body is larger than {limit} bytes."
+    return _problem(
+        "A body over the size limit", "payload-too-large", "Payload too large", 413, detail
+    )
+
+
+# What the API answers, word for word, for problems that any operation of a kind can give;
+# each such answer in the document refers to its example (413's depends on the settings).
+PROBLEM_EXAMPLES: dict[str, dict[str, Any]] = {
+    "malformed-json": _problem(
+        "A body that is not JSON",
+        "malformed-json",
+        "Malformed JSON",
+        400,
+        "The request body is not valid JSON.",
+    ),
+    "invalid-cursor": _problem(
+        "A cursor this API did not give out",
+        "invalid-cursor",
+        "Invalid cursor",
+        400,
+        "The cursor is not one this API gave out.",
+    ),
+    "unauthorized": _problem(
+        "An access token that is invalid or has expired",
+        "unauthorized",
+        "Authentication required",
+        401,
+        "The access token is invalid or has expired.",
+    ),
+    "unknown-field": _invalid(
+        "A field the body does not have",
+        ["body", "nickname"],
+        "Extra inputs are not permitted",
+        "extra_forbidden",
+    ),
+    "limit-too-large": _invalid(
+        f"A page larger than {MAX_LIMIT} items",
+        ["query", "limit"],
+        f"Input should be less than or equal to {MAX_LIMIT}",
+        "less_than_equal",
+    ),
+    "service-unavailable": _problem(
+        "The database is briefly away",
+        "service-unavailable",
+        "Service unavailable",
+        503,
+        "The service is briefly unavailable; try again shortly.",
+    ),
+}
 
 
 def serve_app() -> FastAPI:

@@ -1,11 +1,12 @@
 import uuid
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from app.accounts.models import Role
 from app.fields import (
     PASSWORD_MAX_LENGTH,
+    BodyExample,
     DisplayName,
     NewPassword,
     PatchInput,
@@ -16,6 +17,29 @@ from app.fields import (
 
 
 class RegisterRequest(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "partner": {
+            "summary": "A partner",
+            "description": "The role defaults to partner and the time zone to UTC.",
+            "value": {
+                "email": "alex@example.com",
+                "password": "blue kettle at dawn",
+                "display_name": "Alex",
+                "timezone": "Europe/Berlin",
+            },
+        },
+        "coach": {
+            "summary": "A coach",
+            "value": {
+                "email": "jamie.rivera@example.com",
+                "password": "steady hands, open heart",
+                "display_name": "Jamie Rivera",
+                "timezone": "America/New_York",
+                "role": "coach",
+            },
+        },
+    }
+
     email: EmailStr = Field(examples=["alex@example.com"])
     password: NewPassword = Field(examples=["a long passphrase"])
     display_name: DisplayName = Field(examples=["Alex"])
@@ -29,6 +53,13 @@ class RegisterRequest(StrictInput):
 
 
 class LoginRequest(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "login": {
+            "summary": "Email and password",
+            "value": {"email": "alex@example.com", "password": "blue kettle at dawn"},
+        }
+    }
+
     email: EmailStr = Field(examples=["alex@example.com"])
     # No strength rule here: a login only checks what was set.
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
@@ -40,20 +71,56 @@ class LoginRequest(StrictInput):
 
 
 class RefreshRequest(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "refresh_token": {
+            "summary": "The refresh token of the latest token pair",
+            "value": {"refresh_token": "q3Vt0m8sJx2yHkLwR9eN4aZpB7cUfD1gT6iYoM5nQ0E"},
+        }
+    }
+
     # Generous: anything that is not a refresh token is answered 401, not 422.
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
 class EraseRequest(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "password": {
+            "summary": "Your password, to confirm",
+            "value": {"password": "blue kettle at dawn"},
+        }
+    }
+
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
 
 
 class PasswordChange(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "change": {
+            "summary": "The current password and a new one",
+            "value": {
+                "current_password": "blue kettle at dawn",
+                "new_password": "green teapot at dusk",
+            },
+        }
+    }
+
     current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
     new_password: NewPassword = Field(examples=["another long passphrase"])
 
 
 class MeUpdate(PatchInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "display_name": {
+            "summary": "A new display name",
+            "value": {"display_name": "Alexandra"},
+        },
+        "timezone": {
+            "summary": "Moved to another time zone",
+            "description": "Nudge times follow: they are local times in this zone.",
+            "value": {"timezone": "America/Toronto"},
+        },
+    }
+
     display_name: DisplayName | None = None
     timezone: Timezone | None = None
 

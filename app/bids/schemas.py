@@ -6,7 +6,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from app.bank.math import Response
 from app.bids.kinds import BY_KIND, KIND_NAMES, Channel
 from app.bids.models import MAX_DURATION_SECONDS, NOTE_MAX_LENGTH
-from app.fields import Instant, PatchInput, StrictInput, UtcDateTime
+from app.fields import BodyExample, Instant, PatchInput, StrictInput, UtcDateTime
 
 Initiator = Literal["me", "partner"]
 
@@ -46,6 +46,39 @@ class BidKindPublic(BaseModel):
 
 
 class BidCreate(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "hug": {
+            "summary": "A long hug, turned toward, logged as it happened",
+            "description": "Held past the kind's lingering threshold (20 s), it deposits ×1.5.",
+            "value": {
+                "id": "5f0c8a52-3d6e-4b7a-9c1f-2e8d4a6b0c13",
+                "kind": "hug",
+                "initiator": "me",
+                "duration_seconds": 25,
+                "response": "toward",
+            },
+        },
+        "synced_later": {
+            "summary": "Logged offline, synced later",
+            "description": (
+                "occurred_at may be up to 7 days in the past. Sending the same id again is "
+                "harmless: it answers 200 with the stored bid."
+            ),
+            "value": {
+                "id": "a3e1b6d4-7c2f-4e89-b5a0-9d8c7f6e5b42",
+                "kind": "question",
+                "initiator": "partner",
+                "occurred_at": "2026-03-09T20:15:00+01:00",
+                "note": "Asked how my day went",
+            },
+        },
+        "minimal": {
+            "summary": "Only what is required",
+            "description": "It happened now, and nobody has answered it yet.",
+            "value": {"kind": "phone_down", "initiator": "me"},
+        },
+    }
+
     id: uuid.UUID | None = Field(
         default=None, description="Made by the phone, so that an offline sync can be replayed"
     )
@@ -60,6 +93,22 @@ class BidCreate(StrictInput):
 
 
 class BidUpdate(PatchInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "note": {
+            "summary": "Add a note",
+            "value": {"note": "After a long day at work"},
+        },
+        "kind": {
+            "summary": "Correct the kind and how long it lasted",
+            "value": {"kind": "long_kiss", "duration_seconds": 30},
+        },
+        "clear": {
+            "summary": "Clear the note and the duration",
+            "description": "Only note and duration_seconds may be set to null.",
+            "value": {"note": None, "duration_seconds": None},
+        },
+    }
+
     clearable: ClassVar[frozenset[str]] = frozenset({"note", "duration_seconds"})
 
     kind: KindName | None = None
@@ -70,6 +119,11 @@ class BidUpdate(PatchInput):
 
 
 class ResponseUpdate(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "toward": {"summary": "Turned toward: a deposit", "value": {"response": "toward"}},
+        "away": {"summary": "Missed or ignored: a small withdrawal", "value": {"response": "away"}},
+    }
+
     response: Response
 
 

@@ -1,10 +1,10 @@
 import uuid
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from app.fields import StrictInput, UtcDateTime
+from app.fields import BodyExample, StrictInput, UtcDateTime
 
 
 class CoachProfilePublic(BaseModel):
@@ -14,6 +14,14 @@ class CoachProfilePublic(BaseModel):
 
 
 class ConsentRequest(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "coach_code": {
+            "summary": "The code your coach gave you",
+            "description": "Each partner sends it; the coach sees the couple once both have.",
+            "value": {"coach_code": "7QK4M2XD9P"},
+        }
+    }
+
     coach_code: str = Field(min_length=1, max_length=32, examples=["7QK4M2XD9P"])
 
 

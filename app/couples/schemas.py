@@ -1,9 +1,10 @@
 import uuid
+from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
 from app.couples.models import MAX_HALF_LIFE_HOURS, MIN_HALF_LIFE_HOURS
-from app.fields import PatchInput, StrictInput, Timezone, UtcDateTime
+from app.fields import BodyExample, PatchInput, StrictInput, Timezone, UtcDateTime
 
 
 class InvitePublic(BaseModel):
@@ -12,6 +13,14 @@ class InvitePublic(BaseModel):
 
 
 class JoinRequest(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "code": {
+            "summary": "The code your partner's app shows",
+            "description": "Case, spaces and dashes do not matter; O reads as 0, I and L as 1.",
+            "value": {"code": "7QK4M2XD"},
+        }
+    }
+
     code: str = Field(min_length=1, max_length=32, examples=["7QK4M2XD"])
 
 
@@ -30,6 +39,18 @@ class CouplePublic(BaseModel):
 
 
 class CoupleUpdate(PatchInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "day_start_hour": {
+            "summary": "Your day starts at 5 a.m.",
+            "description": "A bid before 5 a.m. counts for the evening before.",
+            "value": {"day_start_hour": 5},
+        },
+        "move": {
+            "summary": "Moved together, and a slower fade",
+            "value": {"timezone": "Europe/Lisbon", "half_life_hours": 96},
+        },
+    }
+
     timezone: Timezone | None = Field(default=None, examples=["Europe/Berlin"])
     day_start_hour: int | None = Field(default=None, ge=0, le=23, examples=[4])
     half_life_hours: int | None = Field(

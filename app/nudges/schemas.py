@@ -1,11 +1,11 @@
 import re
 import uuid
 from datetime import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
 
-from app.fields import StrictInput, UtcDateTime
+from app.fields import BodyExample, StrictInput, UtcDateTime
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
@@ -57,6 +57,42 @@ class NudgeSettingsPublic(BaseModel):
 class NudgeSettingsUpdate(StrictInput):
     """The whole settings document (PUT): every field is required."""
 
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "evenings": {
+            "summary": "Every nudge, at 7 p.m., quiet at night",
+            "value": {
+                "enabled": True,
+                "discreet": True,
+                "daily_time": "19:00",
+                "quiet_start": "22:00",
+                "quiet_end": "07:00",
+                "kinds": {
+                    "daily_suggestion": True,
+                    "partner_bid": True,
+                    "reconnect": True,
+                    "weekly_summary": True,
+                },
+            },
+        },
+        "partner_bids_only": {
+            "summary": "Only your partner's bids and the weekly summary, not discreet",
+            "description": "With discreet off, lock screens show the kind of bid.",
+            "value": {
+                "enabled": True,
+                "discreet": False,
+                "daily_time": "08:30",
+                "quiet_start": "23:00",
+                "quiet_end": "06:30",
+                "kinds": {
+                    "daily_suggestion": False,
+                    "partner_bid": True,
+                    "reconnect": False,
+                    "weekly_summary": True,
+                },
+            },
+        },
+    }
+
     enabled: bool
     discreet: bool
     daily_time: LocalTime
@@ -66,6 +102,26 @@ class NudgeSettingsUpdate(StrictInput):
 
 
 class DeviceCreate(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "expo": {
+            "summary": "An iPhone, through Expo push",
+            "value": {
+                "provider": "expo",
+                "token": "ExponentPushToken[9kQ2vXbT1mZrL8eWcN4hYp]",
+                "platform": "ios",
+            },
+        },
+        "webhook": {
+            "summary": "A server of yours, through a webhook",
+            "description": "The token is the http(s) URL that each push is POSTed to.",
+            "value": {
+                "provider": "webhook",
+                "token": "https://hooks.example.com/tend/alex",
+                "platform": "server",
+            },
+        },
+    }
+
     provider: Literal["expo", "fcm", "webhook"]
     token: str = Field(
         min_length=1, max_length=512, examples=["ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]"]
