@@ -1,4 +1,4 @@
-"""The `tend` command: serve, migrate, worker."""
+"""The `tend` command: serve, migrate, worker, and admin tasks (demo, recompute, export)."""
 
 import argparse
 import atexit
@@ -9,13 +9,19 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
-from app import metrics, migrations, scheduler
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import admin, demo, metrics, migrations, scheduler
 from app.clock import SystemClock
-from app.config import get_settings
+from app.config import Environment, get_settings
 from app.db import make_engine, make_session_factory
+from app.errors import AppError
 from app.observability import configure_logging
+from app.progress import Progress
 
 log = logging.getLogger("tend")
 
@@ -89,6 +95,131 @@ def _worker(_args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _database(command: str) -> Iterator[sessionmaker[Session] | None]:
+    """A session factory on the migrated database, or None after saying what is wrong."""
+    problem = _require_migrated()
+    if problem:
+        print(f"tend {command}: {problem}", file=sys.stderr)
+        yield None
+        return
+    engine = make_engine(get_settings().database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if settings.env == Environment.production and not args.force:
+        print(
+            "tend demo: TEND_ENV=production: demo accounts share a published password, so "
+            "they are not loaded here; pass --force if this really is a demo server",
+            file=sys.stderr,
+        )
+        return 2
+    with _database("demo") as factory:
+        if factory is None:
+            return 2
+        print(f"loading the demo into {_shown_url(settings.database_url)}", file=sys.stderr)
+        try:
+            loaded = demo.load(
+                factory,
+                settings,
+                SystemClock(),
+                reset=args.reset,
+                progress=lambda total: Progress("demo", total, unit="steps"),
+            )
+        except demo.AlreadyLoaded as exc:
+            print(
+                f"tend demo: the demo is already loaded ({', '.join(exc.emails)}; password "
+                f"{demo.DEMO_PASSWORD}). Run `tend demo --reset` to replace it with a fresh one.",
+                file=sys.stderr,
+            )
+            return 1
+        except (demo.CannotReset, AppError) as exc:
+            print(f"tend demo: {exc}; nothing was loaded", file=sys.stderr)
+            return 1
+    _print_demo(loaded)
+    return 0
+
+
+def _print_demo(loaded: demo.Loaded) -> None:
+    replaced = " (the earlier demo was erased first)" if loaded.replaced else ""
+    print(f"Demo loaded{replaced}: {len(loaded.couples)} couples and a coach.\n")
+    width = max(len(p.email) for p in loaded.accounts)
+    for story, figures in zip(demo.STORIES, loaded.couples, strict=True):
+        rate = "-" if figures.toward_rate is None else f"{figures.toward_rate:.0%}"
+        print(f"  {figures.names[0]} & {figures.names[1]}, {figures.timezone}")
+        print(
+            f"    {figures.bids} bids, balance {figures.balance:.1f}, streak "
+            f"{figures.streak_days} days, {rate} turned toward in 30 days"
+        )
+        for person in (story.first, story.second):
+            print(f"    {person.email:<{width}}  {person.display_name}")
+    print("  Coach, both couples consent:")
+    print(f"    {demo.COACH.email:<{width}}  {demo.COACH.display_name}")
+    print(f"\nPassword for every demo account: {demo.DEMO_PASSWORD}")
+    print(
+        "Sign in with POST /v1/auth/login, or as the coach on the dashboard at /coach "
+        "(http://127.0.0.1:8000/coach under `make run`)."
+    )
+
+
+def _recompute(args: argparse.Namespace) -> int:
+    with _database("recompute") as factory:
+        if factory is None:
+            return 2
+        total = admin.count_couples(factory)
+        with Progress("recompute", total, unit="couples") as progress:
+            drifted = admin.recompute_all(factory, SystemClock(), progress, check_only=args.check)
+    for result in drifted:
+        print(
+            f"couple {result.couple_id}: {result.days_fixed} days differed from its bids; "
+            f"balance {result.balance_before:.6g} -> {result.balance_after:.6g}"
+        )
+    if args.check:
+        print(f"checked {total} couples: {len(drifted)} differ from their bids (left as they are)")
+        return 1 if drifted else 0
+    if drifted:
+        print(f"recomputed {total} couples from their bids: {len(drifted)} had drifted, now fixed")
+    else:
+        print(f"recomputed {total} couples from their bids: all matched already")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    if bool(args.all) == bool(args.emails):
+        print("tend export: name accounts by email, or pass --all (not both)", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    with _database("export") as factory:
+        if factory is None:
+            return 2
+        if args.all:
+            total, user_ids = admin.count_users(factory), admin.all_user_ids(factory)
+        else:
+            try:
+                ids = admin.user_ids_by_email(factory, args.emails)
+            except admin.UnknownEmails as exc:
+                print(f"tend export: no account with email {exc}; nothing written", file=sys.stderr)
+                return 1
+            total, user_ids = len(ids), iter(ids)
+        try:
+            with Progress("export", total, unit="accounts") as progress:
+                written = admin.export_users(factory, user_ids, out, SystemClock(), progress)
+        except OSError as exc:
+            print(f"tend export: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    print(f"exported {len(written)} accounts to {out}/ (one <user id>.json each, owner-only)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tend", description="Tend's backend.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +241,46 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="run only the scheduler, for many-replica deployments"
     )
     worker.set_defaults(func=_worker)
+
+    demo_command = commands.add_parser(
+        "demo",
+        help="load two demo couples with weeks of bids and a coach (password "
+        f"{demo.DEMO_PASSWORD})",
+        description="Load two demo couples (Europe/Berlin, America/New_York) with weeks of "
+        "bids, answers, notes and nudge settings, and a coach both couples consent to; "
+        "all made through Tend's own services. Refuses if the demo accounts exist already.",
+    )
+    demo_command.add_argument(
+        "--reset", action="store_true", help="erase an earlier demo's accounts, then load afresh"
+    )
+    demo_command.add_argument(
+        "--force", action="store_true", help="load even when TEND_ENV=production"
+    )
+    demo_command.set_defaults(func=_demo)
+
+    recompute = commands.add_parser(
+        "recompute",
+        help="rebuild every couple's day rollups (balance, stats) from its bids",
+        description="Rebuild every couple's day rollups, which the balance, history, stats, "
+        "streaks and coach views read, from the bids themselves; one couple per transaction.",
+    )
+    recompute.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; report couples whose rollups differ and exit 1 if any do",
+    )
+    recompute.set_defaults(func=_recompute)
+
+    export_command = commands.add_parser(
+        "export",
+        help="write accounts' export documents (as GET /v1/me/export) to a directory",
+        description="Write each account's export document, the one GET /v1/me/export "
+        "answers, as DIR/<user id>.json (readable by you only).",
+    )
+    export_command.add_argument("emails", nargs="*", metavar="EMAIL", help="accounts to export")
+    export_command.add_argument("--all", action="store_true", help="every account")
+    export_command.add_argument("--out", required=True, metavar="DIR", help="directory to write to")
+    export_command.set_defaults(func=_export)
     return parser
 
 
