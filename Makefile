@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check migrate worker bench soak clean
+.PHONY: run test lint typecheck check migrate worker demo bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tend needs Python 3.11 or newer (set PYTHON=...)")'
@@ -27,6 +27,11 @@ migrate: $(STAMP)
 
 worker: $(STAMP)
 	$(BIN)/tend worker
+
+# Two couples with weeks of bids and their coach, in the database `make run` serves.
+demo: $(STAMP)
+	$(BIN)/tend migrate
+	$(BIN)/tend demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
