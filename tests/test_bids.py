@@ -896,7 +896,7 @@ def test_the_author_deletes_a_bid_204_then_it_is_gone(client, couple):
     assert stats_of(client, alex)["bids_total"] == 1
 
 
-@pytest.mark.parametrize("bid_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("bid_id", ["5f0c1b9e-3d4a-4e8b-9c2d-7a6b5e4f3a21", "not-a-uuid"])
 def test_an_unknown_or_malformed_bid_id_is_a_problem(client, couple, bid_id):
     alex, _ = couple
     status = 422 if bid_id == "not-a-uuid" else 404

@@ -718,9 +718,9 @@ NUDGE_ROUTES = [
     ("PUT", SETTINGS, settings_doc()),
     ("GET", DEVICES, None),
     ("POST", DEVICES, {"provider": "expo", "token": EXPO_TOKEN, "platform": "ios"}),
-    ("DELETE", f"{DEVICES}/{uuid.uuid4()}", None),
+    ("DELETE", f"{DEVICES}/{uuid.UUID(int=1)}", None),
     ("GET", INBOX, None),
-    ("POST", f"{INBOX}/{uuid.uuid4()}/read", None),
+    ("POST", f"{INBOX}/{uuid.UUID(int=2)}/read", None),
 ]
 
 
