@@ -30,25 +30,13 @@ from bench.common import (
     process_tree,
     serve,
 )
+from tests.factories import EVERY_NUDGE
 from tests.processes import pair_over_http
 
 CONCURRENCIES = (16, 64)
 REQUESTS = 3000  # per concurrency
 WARM_UP = 300
 BASELINE_SECONDS = 10.0
-NUDGES_ON = {
-    "enabled": True,
-    "discreet": True,
-    "daily_time": "19:00",
-    "quiet_start": "22:00",
-    "quiet_end": "07:00",
-    "kinds": {
-        "daily_suggestion": True,
-        "partner_bid": True,
-        "reconnect": True,
-        "weekly_summary": True,
-    },
-}
 
 
 def bid_body(i: int) -> dict[str, object]:
@@ -86,7 +74,7 @@ def run(
             partners = [h for _ in range(max(concurrencies) // 2) for h in pair_over_http(client)]
             for headers in partners:
                 client.put(
-                    "/v1/me/nudge-settings", json=NUDGES_ON, headers=headers
+                    "/v1/me/nudge-settings", json=EVERY_NUDGE, headers=headers
                 ).raise_for_status()
 
         async def post_bid(connection: Connection, slot: int, i: int) -> Answer:

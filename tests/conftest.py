@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from app import migrations
 from app.clock import FrozenClock
-from app.config import Environment, Settings
+from app.config import Environment, Settings, get_settings
 from app.db import make_engine
 from app.main import create_app
 from app.models import Base
@@ -112,3 +112,17 @@ def client(db: Database, settings: Settings, clock: FrozenClock) -> Iterator[Tes
     app = create_app(settings, clock=clock, engine=db.engine)
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def tend_settings(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The `tend` command's settings (read from TEND_ variables) point at the test database."""
+    for key in [k for k in os.environ if k.startswith("TEND_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("TEND_DATABASE_URL", db.url)
+    monkeypatch.setenv("TEND_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("TEND_ENV", "test")
+    monkeypatch.setenv("TEND_SCHEDULER", "off")
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()

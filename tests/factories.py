@@ -89,3 +89,20 @@ def login(client: TestClient, account: Account) -> Account:
     account.access_token = response.json()["access_token"]
     account.refresh_token = response.json()["refresh_token"]
     return account
+
+
+# Nudge settings with every kind on (PUT /v1/me/nudge-settings): a partner's bid left
+# pending always puts a nudge for them in the outbox.
+EVERY_NUDGE: dict[str, Any] = {
+    "enabled": True,
+    "discreet": True,
+    "daily_time": "19:00",
+    "quiet_start": "22:00",
+    "quiet_end": "07:00",
+    "kinds": {
+        "daily_suggestion": True,
+        "partner_bid": True,
+        "reconnect": True,
+        "weekly_summary": True,
+    },
+}

@@ -9,7 +9,6 @@ import re
 import stat
 import subprocess
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from app import admin, cli
 from app.bank.models import CoupleDay
-from app.config import get_settings
 from app.progress import Progress, duration
 from tests.conftest import TEST_SECRET
 from tests.factories import Account, login, pair, register
@@ -29,20 +27,6 @@ LINE = re.compile(
     r"^(?P<label>\w+): (?P<done>\d+)/(?P<total>\d+)( \w+)? \((?P<percent>\d+)%\)"
     r"(, \d+\.\d/s)?(, (ETA|done in) [\dhms.]+)?$"
 )
-
-
-@pytest.fixture
-def tend_settings(db, monkeypatch) -> Iterator[pytest.MonkeyPatch]:
-    """The `tend` command's settings (read from TEND_ variables) point at the test database."""
-    for key in [k for k in os.environ if k.startswith("TEND_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("TEND_DATABASE_URL", db.url)
-    monkeypatch.setenv("TEND_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("TEND_ENV", "test")
-    monkeypatch.setenv("TEND_SCHEDULER", "off")
-    get_settings.cache_clear()
-    yield monkeypatch
-    get_settings.cache_clear()
 
 
 def _progress_lines(stderr: str, label: str, total: int) -> list[re.Match[str]]:

@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 from bench import bank, coach, nudges, pgbench, soak, writes
 from bench.common import Figure, print_table
+from tests.factories import EVERY_NUDGE
 from tests.processes import pair_over_http
 
 
@@ -61,9 +62,7 @@ def test_the_database_baseline_runs_what_one_bid_create_runs(client, database):
     """bench/pgbench.py measures the database's limit with the statements one POST /v1/bids
     costs; if the app's statements change, that list must change with them."""
     partners = pair_over_http(client)
-    client.put(
-        "/v1/me/nudge-settings", json=writes.NUDGES_ON, headers=partners[1]
-    ).raise_for_status()
+    client.put("/v1/me/nudge-settings", json=EVERY_NUDGE, headers=partners[1]).raise_for_status()
     for i, response in enumerate(("toward", "pending")):
         client.post("/v1/bids", json=writes.bid_body(i), headers=partners[0]).raise_for_status()
         seen: list[str] = []

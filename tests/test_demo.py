@@ -33,20 +33,6 @@ COACH_EMAIL = "robin@demo.example.com"
 
 
 @pytest.fixture
-def tend_settings(db, monkeypatch) -> Iterator[pytest.MonkeyPatch]:
-    """The `tend` command's settings (read from TEND_ variables) point at the test database."""
-    for key in [k for k in os.environ if k.startswith("TEND_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("TEND_DATABASE_URL", db.url)
-    monkeypatch.setenv("TEND_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("TEND_ENV", "test")
-    monkeypatch.setenv("TEND_SCHEDULER", "off")
-    get_settings.cache_clear()
-    yield monkeypatch
-    get_settings.cache_clear()
-
-
-@pytest.fixture
 def api(db) -> Iterator[TestClient]:
     """The API on the real clock: the demo's history ends now."""
     app = create_app(make_settings(db.url), clock=SystemClock(), engine=db.engine)

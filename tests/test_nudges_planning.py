@@ -31,7 +31,7 @@ from app.nudges import outbox, planner, texts
 from app.nudges.catalogue import BY_KEY, GESTURES
 from app.nudges.models import Notification, NudgeSettings
 from app.scheduler import Runtime, run_nudges
-from tests.factories import login, pair, register
+from tests.factories import EVERY_NUDGE, login, pair, register
 
 MIDNIGHT = time(0)
 NO_QUIET = (MIDNIGHT, MIDNIGHT)  # equal start and end: no quiet hours
@@ -150,21 +150,7 @@ def uid(account) -> uuid.UUID:
 
 
 def put_settings(client, account, *, kinds: dict[str, bool] | None = None, **fields) -> dict:
-    body = {
-        "enabled": True,
-        "discreet": True,
-        "daily_time": "19:00",
-        "quiet_start": "22:00",
-        "quiet_end": "07:00",
-        "kinds": {
-            "daily_suggestion": True,
-            "partner_bid": True,
-            "reconnect": True,
-            "weekly_summary": True,
-            **(kinds or {}),
-        },
-        **fields,
-    }
+    body = {**EVERY_NUDGE, "kinds": {**EVERY_NUDGE["kinds"], **(kinds or {})}, **fields}
     response = client.put("/v1/me/nudge-settings", json=body, headers=account.headers)
     assert response.status_code == 200, response.text
     return response.json()

@@ -52,7 +52,7 @@ from sqlalchemy import text
 from app.clock import FrozenClock
 from app.main import create_app
 from tests.conftest import START, Database, make_settings
-from tests.factories import Account, invite, register
+from tests.factories import EVERY_NUDGE, Account, invite, register
 
 # Cases per operation in the fuzzing phase (positive and negative modes together), on top
 # of the deterministic coverage phase and the schema's examples.
@@ -247,21 +247,8 @@ class World:
         for the owner, and the coach let in by both."""
         self.clear_rate_limits()
         # Whatever the owner set before, the partner's bid must leave a notification.
-        settings = {
-            "enabled": True,
-            "discreet": True,
-            "daily_time": "19:00",
-            "quiet_start": "22:00",
-            "quiet_end": "07:00",
-            "kinds": {
-                "daily_suggestion": True,
-                "partner_bid": True,
-                "reconnect": True,
-                "weekly_summary": True,
-            },
-        }
         self._ok(
-            self.client.put("/v1/me/nudge-settings", json=settings, headers=self.owner.headers),
+            self.client.put("/v1/me/nudge-settings", json=EVERY_NUDGE, headers=self.owner.headers),
             200,
         )
         self.couple_id = self._pair(self.owner, self.partner)
