@@ -33,8 +33,11 @@ demo: $(STAMP)
 	$(BIN)/tend migrate
 	$(BIN)/tend demo $(DEMO_ARGS)
 
+# Two test processes (pytest-xdist), a test file each at a time: most tests wait on a
+# database, a server or a push, so two cores do nearly twice the work. TEST_WORKERS=0: one.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests migrations bench
