@@ -1,4 +1,5 @@
-"""Field types shared by the request schemas, each with a message that states its rule."""
+"""Field types shared by the request schemas, each with a message that states its rule,
+and the bases of request and answer bodies."""
 
 import unicodedata
 import zoneinfo
@@ -15,6 +16,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     PlainSerializer,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -87,6 +89,13 @@ def _accepts_bool(annotation: object) -> bool:
     if annotation is bool:
         return True
     return any(_accepts_bool(arg) for arg in get_args(annotation))
+
+
+class Answer(BaseModel):
+    """Base of every answer body: the server always sends every field, so the answer
+    schema lists those with a default as required too (a request's stay optional)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
 class PatchInput(StrictInput):
@@ -227,5 +236,13 @@ def _rfc3339_only(value: object) -> object:
 # An instant the client sends: RFC 3339 with an offset, kept in UTC.
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(to_utc)]
 
-# Timestamps leave the API as RFC 3339 in UTC with an explicit offset.
-UtcDateTime = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str, when_used="json")]
+# Timestamps leave the API as RFC 3339 in UTC with an explicit offset; the answer schema
+# says so (the serializer's return type alone would document a plain string).
+UtcDateTime = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+# An instant already written as RFC 3339 text with its offset (the export's columns).
+DateTimeText = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]

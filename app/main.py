@@ -113,7 +113,9 @@ def _complete_openapi(app: FastAPI) -> None:
     dependencies give every route of a kind: 413 wherever a body is read, 401 wherever a
     token is required, 503 while the database is away. Every error is documented as
     problem+json only; request bodies get their model's examples, and the problems whose
-    words do not depend on the operation an example each."""
+    words do not depend on the operation an example each. Generic models' schemas take the
+    names their classes give them, and answer fields typed looser than what the server
+    sends are documented exactly."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -139,6 +141,8 @@ def _complete_openapi(app: FastAPI) -> None:
                 _problems_only(responses)
                 _add_problem_examples(operation, responses)
             _drop_unused_validation_schemas(schema)
+            _rewrite_refs(schema, _name_generic_schemas(schemas))
+            components["schemas"] = dict(sorted(schemas.items()))
             limit = app.state.settings.max_body_bytes
             examples = {**PROBLEM_EXAMPLES, "payload-too-large": _too_large_example(limit)}
             components["examples"] = dict(sorted(examples.items()))
@@ -225,6 +229,37 @@ def _drop_unused_validation_schemas(schema: dict[str, Any]) -> None:
     if not any(f'"#/components/schemas/{name}"' in paths for name in _VALIDATION_SCHEMAS):
         for name in _VALIDATION_SCHEMAS:
             schema["components"]["schemas"].pop(name, None)
+
+
+def _name_generic_schemas(schemas: dict[str, Any]) -> dict[str, str]:
+    """Pydantic names a parametrized generic model's schema after its origin and arguments,
+    brackets made underscores (``Page_BidPublic_``); name it by its title instead, the name
+    its class gives it (``BidPage``, see ``Page.model_parametrized_name``). Returns each
+    renamed schema's reference and its new one."""
+    renamed = {
+        name: body["title"]
+        for name, body in schemas.items()
+        if "_" in name and str(body.get("title", "")).isidentifier()
+    }
+    taken = set(schemas) - set(renamed)
+    if len(set(renamed.values()) - taken) < len(renamed):
+        raise RuntimeError(f"generic schemas would share a name: {renamed}")
+    for old, new in renamed.items():
+        schemas[new] = schemas.pop(old)
+    return {
+        f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in renamed.items()
+    }
+
+
+def _rewrite_refs(node: object, refs: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        if node.get("$ref") in refs:
+            node["$ref"] = refs[node["$ref"]]
+        for value in node.values():
+            _rewrite_refs(value, refs)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite_refs(value, refs)
 
 
 def _problem(summary: str, slug: str, title: str, status: int, detail: str) -> dict[str, Any]:

@@ -34,6 +34,15 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
 
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """``BidPage`` for ``Page[BidPublic]``: the schema's name in the OpenAPI document
+        (see app.main), and so the type's name in generated clients."""
+        (item,) = params
+        if not isinstance(item, type):
+            return super().model_parametrized_name(params)
+        return f"{item.__name__.removesuffix('Public')}Page"
+
 
 class PageParams(BaseModel):
     limit: int

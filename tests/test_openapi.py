@@ -4,7 +4,9 @@ docs/openapi.json is what a mobile team generates its client from, so it must be
 document the code gives; every operation is named, summarised and tagged, every error is
 problem+json, every request body has examples that the API accepts as they stand (the
 ids, codes and tokens of a real couple put in where the example can only show one), and
-the problem examples are what the API answers, word for word.
+the problem examples are what the API answers, word for word. Answers are typed exactly,
+so that a generated client's types are: timestamps say they are, enumerations are listed,
+every field the server always sends is required, and every schema has a readable name.
 """
 
 import difflib
@@ -14,13 +16,16 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
+from app.bids.kinds import KIND_NAMES
 from app.clock import FrozenClock
 from app.db import make_engine
 from app.fields import StrictInput
@@ -229,6 +234,135 @@ def test_problem_examples_match_the_problem_schema(document: Document) -> None:
         assert validator.is_valid(example["value"]), name
 
 
+# -- answers, typed exactly --------------------------------------------------------------
+
+
+def _referenced(document: Document, node: object, found: set[str]) -> set[str]:
+    """The names of the component schemas that ``node`` refers to, directly or not."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        name = ref.removeprefix("#/components/schemas/")
+        if name != ref and name not in found:
+            found.add(name)
+            _referenced(document, document["components"]["schemas"][name], found)
+        for value in node.values():
+            _referenced(document, value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _referenced(document, value, found)
+    return found
+
+
+def _answer_schemas(document: Document) -> dict[str, dict[str, Any]]:
+    """The component schemas that some success answer uses, directly or inside another."""
+    names: set[str] = set()
+    for _, _, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if status.startswith("2"):
+                _referenced(document, response, names)
+    return {name: document["components"]["schemas"][name] for name in sorted(names)}
+
+
+def _types_in(annotation: Any) -> Iterator[Any]:
+    yield annotation
+    for arg in get_args(annotation):
+        yield from _types_in(arg)
+
+
+def _answer_models(document: Document) -> list[type[BaseModel]]:
+    """The app's models whose schemas some success answer uses (schemas take their names
+    from their models)."""
+    answers = _answer_schemas(document)
+    found: dict[str, type[BaseModel]] = {}
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model.__module__.startswith("app.") and model.__name__ in answers:
+            assert found.setdefault(model.__name__, model) is model, model
+    return list(found.values())
+
+
+def _strings(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    return [alt for alt in prop.get("anyOf", [prop]) if alt.get("type") == "string"]
+
+
+def test_answer_instants_and_days_say_so(document: Document) -> None:
+    """Every datetime an answer model holds is a date-time in the document, every date a
+    date (a serializer that writes text must not leave a bare string behind)."""
+    schemas = document["components"]["schemas"]
+    checked = set()
+    for model in _answer_models(document):
+        for name, field in model.model_fields.items():
+            kinds = {t for t in _types_in(field.annotation) if t in (datetime, date)}
+            if not kinds:
+                continue
+            expected = "date-time" if datetime in kinds else "date"
+            prop = schemas[model.__name__]["properties"][name]
+            assert [alt.get("format") for alt in _strings(prop)] == [expected], (model, name)
+            checked.add(f"{model.__name__}.{name}")
+    assert {"BidPublic.occurred_at", "BalancePublic.as_of", "BalancePoint.date"} <= checked
+    # By name too: the export's instants are text already (RFC 3339 with an offset).
+    for schema_name, schema in _answer_schemas(document).items():
+        for name, prop in schema.get("properties", {}).items():
+            if name.endswith("_at") or name in ("as_of", "since"):
+                strings = _strings(prop)
+                assert strings, (schema_name, name)
+                assert all(alt.get("format") == "date-time" for alt in strings), (schema_name, name)
+
+
+def test_answers_require_every_field_the_server_sends(document: Document) -> None:
+    answers = _answer_schemas(document)
+    assert {"TokenPair", "RegisterResponse", "BidPublic", "StatsPublic"} <= set(answers)
+    for name, schema in answers.items():
+        if "properties" in schema:
+            assert sorted(schema["required"]) == sorted(schema["properties"]), name
+    # A default does not make an answer's field optional: the server always sends it.
+    assert "default" in answers["TokenPair"]["properties"]["token_type"]
+    assert "token_type" in answers["TokenPair"]["required"]
+    # A request's fields with a default stay optional.
+    schemas = document["components"]["schemas"]
+    assert "response" not in schemas["BidCreate"]["required"]
+    assert not {"timezone", "role"} & set(schemas["RegisterRequest"]["required"])
+
+
+def test_every_schema_has_a_readable_name(document: Document) -> None:
+    schemas = document["components"]["schemas"]
+    for name, schema in schemas.items():
+        # No Page_BidPublic_, and no model split into a -Input and an -Output schema.
+        assert name.isidentifier() and "_" not in name, name
+        assert schema.get("title") == name, name
+    pages = {
+        n for n, s in schemas.items() if set(s.get("properties", {})) == {"items", "next_cursor"}
+    }
+    assert pages == {"AccessLogEntryPage", "BidPage", "CoachedCouplePage", "NotificationPage"}
+    bids = schemas["BidPage"]
+    assert bids["properties"]["items"]["items"] == {"$ref": "#/components/schemas/BidPublic"}
+    assert bids["required"] == ["items", "next_cursor"]
+    # Every reference, renamed ones included, points at a schema that is there.
+    assert _referenced(document, document, set()) <= set(schemas)
+
+
+def test_answers_use_the_types_that_requests_use(document: Document) -> None:
+    schemas = document["components"]["schemas"]
+
+    def prop(schema: str, field: str) -> dict[str, Any]:
+        value: dict[str, Any] = schemas[schema]["properties"][field]
+        return value
+
+    kinds = list(KIND_NAMES)
+    assert prop("BidPublic", "kind")["enum"] == prop("BidCreate", "kind")["enum"] == kinds
+    assert prop("BidKindPublic", "kind")["enum"] == kinds
+    for field in ("provider", "platform"):
+        assert prop("DevicePublic", field)["enum"] == prop("DeviceCreate", field)["enum"]
+    counts = _component(document, prop("StatsPublic", "by_initiator")["$ref"])
+    assert counts["required"] == ["me", "partner"]
+    assert counts["properties"] == {
+        "me": {"title": "Me", "type": "integer"},
+        "partner": {"title": "Partner", "type": "integer"},
+    }
+
+
 # -- the examples, against the API -------------------------------------------------------
 
 
@@ -408,3 +542,50 @@ def test_the_database_away_is_answered_as_the_example(clock: FrozenClock) -> Non
         response = client.post("/v1/auth/login", json=body)
     assert_problem(response, 503)
     assert response.json() == example
+
+
+def test_answers_are_what_the_exact_schemas_say(client: TestClient) -> None:
+    """A couple's answers hold to the document with its formats checked: the exact types
+    promise nothing the server does not send."""
+    document = client.app.openapi()
+    api = Api(client, document)
+    alex, sam = pair(client)
+
+    def answer(operation_id: str, token: str | None = None, **kwargs: Any) -> Any:
+        response = api.call(operation_id, token, **kwargs)
+        assert 200 <= response.status_code < 300, (operation_id, response.text)
+        media = api.operation(operation_id)["responses"][str(response.status_code)]["content"]
+        schema = {**media["application/json"]["schema"], "components": document["components"]}
+        validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+        body = response.json()
+        errors = [e.message for e in validator.iter_errors(body)]
+        assert not errors, (operation_id, errors)
+        return body
+
+    tokens = answer("login", json={"email": alex.email, "password": alex.password})
+    assert tokens["token_type"] == "bearer"
+    answer("refreshTokens", json={"refresh_token": tokens["refresh_token"]})
+    bid = answer("createBid", alex.access_token, json={"kind": "hug", "initiator": "me"})
+    answer(
+        "respondToBid", sam.access_token, path={"bid_id": bid["id"]}, json={"response": "toward"}
+    )
+    answer("createBid", sam.access_token, json={"kind": "smile", "initiator": "me"})
+    device = {"provider": "webhook", "token": "https://hooks.example.com/a", "platform": "server"}
+    answer("registerDevice", alex.access_token, json=device)
+    for operation_id in (
+        "getMe",
+        "getCouple",
+        "listBidKinds",
+        "listBids",
+        "getBalance",
+        "getBalanceHistory",
+        "listDevices",
+        "getNudgeSettings",
+        "listNotifications",
+        "listCoupleCoaches",
+        "getCoachAccessLog",
+        "exportMe",
+    ):
+        answer(operation_id, alex.access_token)
+    stats = answer("getCoupleStats", alex.access_token)
+    assert stats["by_initiator"] == {"me": 1, "partner": 1}

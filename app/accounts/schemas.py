@@ -1,12 +1,14 @@
 import uuid
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import ConfigDict, EmailStr, Field, field_validator
 
 from app.accounts.models import Role
 from app.fields import (
     PASSWORD_MAX_LENGTH,
+    Answer,
     BodyExample,
+    DateTimeText,
     DisplayName,
     NewPassword,
     PatchInput,
@@ -125,7 +127,7 @@ class MeUpdate(PatchInput):
     timezone: Timezone | None = None
 
 
-class UserPublic(BaseModel):
+class UserPublic(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -136,7 +138,7 @@ class UserPublic(BaseModel):
     created_at: UtcDateTime
 
 
-class TokenPair(BaseModel):
+class TokenPair(Answer):
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name
@@ -150,10 +152,10 @@ class RegisterResponse(TokenPair):
 Record = dict[str, Any]
 
 
-class CoupleExport(BaseModel):
+class CoupleExport(Answer):
     id: uuid.UUID
-    created_at: str
-    ended_at: str | None
+    created_at: DateTimeText
+    ended_at: DateTimeText | None
     timezone: str
     day_start_hour: int
     half_life_hours: int
@@ -166,16 +168,16 @@ class CoupleExport(BaseModel):
     coach_access_log: list[Record]
 
 
-class CoachingExport(BaseModel):
+class CoachingExport(Answer):
     consents_received: list[Record]
     reads: list[Record]
 
 
-class ExportDocument(BaseModel):
+class ExportDocument(Answer):
     """Every stored row about the account, column by column (secrets left out)."""
 
     format: Literal["tend-export/1"]
-    exported_at: str
+    exported_at: DateTimeText
     account: Record
     sign_ins: list[Record]
     nudge_settings: Record | None

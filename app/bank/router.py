@@ -2,12 +2,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.bank import service
+from app.bids.schemas import InitiatorCounts
 from app.deps import ClockDep, CurrentPartner, HistoryCouple, SessionDep
 from app.errors import problem_responses
-from app.fields import UtcDateTime
+from app.fields import Answer, UtcDateTime
 from app.stats.service import couple_stats
 
 router = APIRouter(prefix="/v1/couple", tags=["balance"])
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/v1/couple", tags=["balance"])
 Days = Annotated[int, Query(ge=1, le=365, description="Local days, today included")]
 
 
-class BalancePublic(BaseModel):
+class BalancePublic(Answer):
     balance: float
     as_of: UtcDateTime
     half_life_hours: int
@@ -24,19 +25,19 @@ class BalancePublic(BaseModel):
     withdrawals_7d: float = Field(description="Sum of withdrawals over the last 7 days, positive")
 
 
-class BalancePoint(BaseModel):
+class BalancePoint(Answer):
     date: date
     balance: float
 
 
-class BalanceHistory(BaseModel):
+class BalanceHistory(Answer):
     points: list[BalancePoint]
 
 
-class StatsPublic(BaseModel):
+class StatsPublic(Answer):
     bids_total: int
     by_kind: dict[str, int]
-    by_initiator: dict[str, int] = Field(description="Keys 'me' and 'partner'")
+    by_initiator: InitiatorCounts
     toward_rate: float | None = Field(description="toward / answered; null with none answered")
     positive_negative_ratio: float | None = Field(
         description="toward / (away + against); null with no negatives"

@@ -1,14 +1,21 @@
 import uuid
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
 from app.bank.math import Response
 from app.bids.kinds import BY_KIND, KIND_NAMES, Channel
 from app.bids.models import MAX_DURATION_SECONDS, NOTE_MAX_LENGTH
-from app.fields import BodyExample, Instant, PatchInput, StrictInput, UtcDateTime
+from app.fields import Answer, BodyExample, Instant, PatchInput, StrictInput, UtcDateTime
 
 Initiator = Literal["me", "partner"]
+
+
+class InitiatorCounts(Answer):
+    """Bids counted by who made them, seen from the caller; both keys are always there."""
+
+    me: int
+    partner: int
 
 
 def _known_kind(value: str) -> str:
@@ -36,8 +43,8 @@ Note = Annotated[
 ]
 
 
-class BidKindPublic(BaseModel):
-    kind: str
+class BidKindPublic(Answer):
+    kind: KindName
     label: str
     channel: Channel
     weight: float = Field(description="Deposit when turned toward")
@@ -127,10 +134,10 @@ class ResponseUpdate(StrictInput):
     response: Response
 
 
-class BidPublic(BaseModel):
+class BidPublic(Answer):
     id: uuid.UUID
     couple_id: uuid.UUID
-    kind: str
+    kind: KindName
     initiator: Initiator = Field(description="Who made the bid, seen from the caller")
     logged_by: Initiator = Field(description="Who logged it, seen from the caller")
     occurred_at: UtcDateTime

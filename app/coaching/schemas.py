@@ -2,12 +2,12 @@ import uuid
 from datetime import date
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from app.fields import BodyExample, StrictInput, UtcDateTime
+from app.fields import Answer, BodyExample, StrictInput, UtcDateTime
 
 
-class CoachProfilePublic(BaseModel):
+class CoachProfilePublic(Answer):
     code: str = Field(description="Give it to the couples you coach; each partner enters it")
     code_rotated_at: UtcDateTime
     consent_text_version: str
@@ -25,7 +25,7 @@ class ConsentRequest(StrictInput):
     coach_code: str = Field(min_length=1, max_length=32, examples=["7QK4M2XD9P"])
 
 
-class ConsentEvent(BaseModel):
+class ConsentEvent(Answer):
     partner: Literal["me", "partner"] | None = Field(description="Null once that account is erased")
     granted_at: UtcDateTime
     revoked_at: UtcDateTime | None
@@ -34,26 +34,26 @@ class ConsentEvent(BaseModel):
     consent_version: str
 
 
-class CoachPublic(BaseModel):
+class CoachPublic(Answer):
     id: uuid.UUID
     display_name: str
 
 
-class CoachConsentState(BaseModel):
+class CoachConsentState(Answer):
     coach: CoachPublic
     state: Literal["active", "waiting_for_partner", "waiting_for_you", "revoked"]
     active_since: UtcDateTime | None = Field(description="When both partners had consented")
     history: list[ConsentEvent]
 
 
-class AccessLogEntry(BaseModel):
+class AccessLogEntry(Answer):
     id: uuid.UUID
     coach: CoachPublic | None
     view: str = Field(description="couples (the list) or progress (the weekly view)")
     at: UtcDateTime
 
 
-class CoachedCouple(BaseModel):
+class CoachedCouple(Answer):
     couple_id: uuid.UUID
     first_names: list[str]
     since: UtcDateTime = Field(description="When both partners had consented")
@@ -62,12 +62,12 @@ class CoachedCouple(BaseModel):
     toward_rate_30d: float | None
 
 
-class PartnerShare(BaseModel):
+class PartnerShare(Answer):
     first_name: str
     share: float = Field(description="Share of the week's bids this partner initiated, 0 to 1")
 
 
-class WeekProgress(BaseModel):
+class WeekProgress(Answer):
     week_start: date = Field(description="Monday of the couple's local week")
     bids: int
     toward_rate: float | None
@@ -77,7 +77,7 @@ class WeekProgress(BaseModel):
     initiative: list[PartnerShare]
 
 
-class CoupleProgress(BaseModel):
+class CoupleProgress(Answer):
     couple_id: uuid.UUID
     first_names: list[str]
     weeks: list[WeekProgress]

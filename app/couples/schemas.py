@@ -1,13 +1,13 @@
 import uuid
 from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.couples.models import MAX_HALF_LIFE_HOURS, MIN_HALF_LIFE_HOURS
-from app.fields import BodyExample, PatchInput, StrictInput, Timezone, UtcDateTime
+from app.fields import Answer, BodyExample, PatchInput, StrictInput, Timezone, UtcDateTime
 
 
-class InvitePublic(BaseModel):
+class InvitePublic(Answer):
     code: str = Field(description="8 characters of Crockford base32; give it to your partner.")
     expires_at: UtcDateTime
 
@@ -24,12 +24,12 @@ class JoinRequest(StrictInput):
     code: str = Field(min_length=1, max_length=32, examples=["7QK4M2XD"])
 
 
-class PartnerPublic(BaseModel):
+class PartnerPublic(Answer):
     id: uuid.UUID
     display_name: str
 
 
-class CouplePublic(BaseModel):
+class CouplePublic(Answer):
     id: uuid.UUID
     partner: PartnerPublic
     created_at: UtcDateTime

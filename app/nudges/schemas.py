@@ -3,9 +3,12 @@ import uuid
 from datetime import time
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 
-from app.fields import BodyExample, StrictInput, UtcDateTime
+from app.fields import Answer, BodyExample, StrictInput, UtcDateTime
+
+Provider = Literal["expo", "fcm", "webhook"]
+Platform = Literal["ios", "android", "web", "server"]
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
@@ -44,7 +47,7 @@ class NudgeKinds(StrictInput):
     weekly_summary: bool
 
 
-class NudgeSettingsPublic(BaseModel):
+class NudgeSettingsPublic(Answer):
     enabled: bool
     discreet: bool = Field(description="Lock screens show no kind of bid and no words of yours")
     daily_time: LocalTime
@@ -122,11 +125,11 @@ class DeviceCreate(StrictInput):
         },
     }
 
-    provider: Literal["expo", "fcm", "webhook"]
+    provider: Provider
     token: str = Field(
         min_length=1, max_length=512, examples=["ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]"]
     )
-    platform: Literal["ios", "android", "web", "server"]
+    platform: Platform
 
     @model_validator(mode="after")
     def _token_fits_provider(self) -> "DeviceCreate":
@@ -139,17 +142,17 @@ class DeviceCreate(StrictInput):
         return self
 
 
-class DevicePublic(BaseModel):
+class DevicePublic(Answer):
     id: uuid.UUID
-    provider: str
-    platform: str
+    provider: Provider
+    platform: Platform
     created_at: UtcDateTime
     last_seen_at: UtcDateTime
     enabled: bool
     disabled_reason: str | None
 
 
-class NotificationPublic(BaseModel):
+class NotificationPublic(Answer):
     id: uuid.UUID
     kind: str
     title: str

@@ -115,7 +115,7 @@ async function allBids(client: Tend, who: string): Promise<Bid[]> {
   let cursor: string | null = null;
   do {
     const query = cursor === null ? { limit: 4 } : { limit: 4, cursor };
-    const page: Schemas["Page_BidPublic_"] = await expectStatus(
+    const page: Schemas["BidPage"] = await expectStatus(
       `${who} lists bids`,
       200,
       client.GET("/v1/bids", { params: { query } }),
