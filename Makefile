@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# A new database gets the demo (two couples and their coach) so there is something to see;
+# DEMO=0 serves it empty. `tend demo` refuses with TEND_ENV=production.
+DEMO ?= 1
 run: $(STAMP)
 	$(BIN)/tend migrate
+	$(if $(filter 1,$(DEMO)),$(BIN)/tend demo --if-empty)
 	$(BIN)/tend serve --host $(HOST) --port $(PORT)
 
 migrate: $(STAMP)

@@ -126,6 +126,13 @@ def _demo(args: argparse.Namespace) -> int:
     with _database("demo") as factory:
         if factory is None:
             return 2
+        if args.if_empty and demo.has_accounts(factory):
+            print(
+                "tend demo: the database has accounts already, so the demo is not loaded "
+                "(run `tend demo` to add it anyway)",
+                file=sys.stderr,
+            )
+            return 0
         print(f"loading the demo into {_shown_url(settings.database_url)}", file=sys.stderr)
         try:
             loaded = demo.load(
@@ -255,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_command.add_argument(
         "--force", action="store_true", help="load even when TEND_ENV=production"
+    )
+    demo_command.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="load only into a database without accounts (what `make run` does); else do "
+        "nothing and exit 0",
     )
     demo_command.set_defaults(func=_demo)
 

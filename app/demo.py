@@ -632,6 +632,12 @@ def _silent(total: int) -> Progress:
     return Progress("demo", total, stream=io.StringIO())
 
 
+def has_accounts(factory: sessionmaker[Session]) -> bool:
+    """Whether anyone has an account here (``tend demo --if-empty`` then loads nothing)."""
+    with factory() as session:
+        return session.scalar(select(User.id).limit(1)) is not None
+
+
 def load(
     factory: sessionmaker[Session],
     settings: Settings,

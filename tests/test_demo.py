@@ -172,6 +172,20 @@ def test_a_second_run_refuses_and_reset_loads_afresh(tend_settings, api, db, cap
     assert len(api.get("/v1/coach/couples", headers=coach).json()["items"]) == 2
 
 
+def test_if_empty_loads_into_a_new_database_only(tend_settings, db, capsys):
+    """`make run` runs `tend demo --if-empty`: a fresh clone shows the demo at once, and a
+    database with accounts (the demo's or anyone's) is left as it is."""
+    assert cli.main(["demo", "--if-empty"]) == 0
+    assert set(_demo_users(db)) == set(demo.EMAILS)
+    bids = _count(db, Bid)
+    capsys.readouterr()
+
+    assert cli.main(["demo", "--if-empty"]) == 0
+    _, err = capsys.readouterr()
+    assert "has accounts already" in err
+    assert _count(db, Bid) == bids and _count(db, Couple) == 2
+
+
 def test_production_refuses_without_force(tend_settings, db, capsys):
     tend_settings.setenv("TEND_ENV", "production")
     get_settings.cache_clear()
