@@ -16,12 +16,13 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import bank, coach, common, nudges, writes
+from bench import bank, coach, common, floor, nudges, writes
 from bench.common import Figure, backends, print_table
 
 BENCHMARKS: dict[str, tuple[str, Callable[[str], list[Figure]]]] = {
     "bank": ("balance read", bank.run),
     "writes": ("bid writes", writes.run),
+    "floor": ("the floor under bid writes", floor.run),
     "nudges": ("nudge fan-out", nudges.run),
     "coach": ("coach progress view", coach.run),
 }

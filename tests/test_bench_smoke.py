@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import event
 
-from bench import bank, coach, nudges, pgbench, soak, writes
+from bench import bank, coach, floor, nudges, pgbench, soak, writes
 from bench.common import Figure, print_table
 from tests.factories import EVERY_NUDGE
 from tests.processes import pair_over_http
@@ -27,8 +27,12 @@ def test_every_benchmark_runs_and_reports_figures(database, monkeypatch, capsys)
     monkeypatch.setattr(nudges, "CHUNK", 100)
     monkeypatch.setattr(coach, "REQUESTS", 5)
     monkeypatch.setattr(coach, "YEAR_DAYS", 30)
+    monkeypatch.setattr(floor, "REQUESTS", 64)
+    monkeypatch.setattr(floor, "WARM_UP", 16)
+    monkeypatch.setattr(floor, "BASELINE_SECONDS", 1.0)
 
     figures = bank.run(backend) + writes.run(backend) + nudges.run(backend) + coach.run(backend)
+    figures += floor.run(backend)
     print_table(figures)
 
     assert all(isinstance(f, Figure) and f.value > 0 for f in figures)
@@ -45,6 +49,10 @@ def test_every_benchmark_runs_and_reports_figures(database, monkeypatch, capsys)
     # Each write figure's baseline is the database's own limit (pgbench, or sqlite3).
     throughput = [f for f in figures if f.name.startswith("POST /v1/bids throughput")]
     assert len(throughput) == 2 and all(f.baseline and f.baseline > 0 for f in throughput)
+    # The floor (bare endpoint, raw psycopg) runs the same statements: PostgreSQL only.
+    floors = [f for f in figures if f.name.startswith("POST /v1/bids floor (bare")]
+    assert len(floors) == (1 if backend == "postgresql" else 0)
+    assert all(f.baseline and f.baseline > 0 for f in floors)
     assert "ratio" in capsys.readouterr().out
 
 
