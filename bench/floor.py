@@ -1,6 +1,7 @@
 """The floor under Tend's write path, PostgreSQL only: POST /v1/bids at c=16 against
-bench/floor_app.py (the same statements from one bare FastAPI endpoint on raw psycopg,
-uvicorn --workers N), beside pgbench running them without HTTP or Python.
+bench/floor_app.py (the same statements from a bare FastAPI endpoint on raw psycopg, a
+plain def one and an async def one, uvicorn --workers N), beside pgbench running them
+without HTTP or Python.
 
 It says how much of the gap between `tend serve` and pgbench belongs to Python, HTTP and
 the driver on this machine, and how much to Tend's own layers (ORM, dependencies,
@@ -86,39 +87,39 @@ def _measure(
         for n in range(CONCURRENCY)
     ]
 
-    async def post_bid(connection: Connection, slot: int, i: int) -> Answer:
-        return await connection.post("/v1/bids", json=bid_body(i), headers=headers[slot])
-
-    load(base, post_bid, WARM_UP, CONCURRENCY)
-    processes = process_tree(server.pid)
-    cpu = cpu_seconds(processes)
-    result = load(base, post_bid, REQUESTS, CONCURRENCY)
-    cpu = cpu_seconds(processes) - cpu
-    if result.failed:
-        raise RuntimeError(f"the floor endpoint failed: {result.failures}")
-    print(
-        f"  [postgresql] c={CONCURRENCY}: {result.rate:.0f} req/s, "
-        f"{cpu / REQUESTS * 1000:.1f} ms of server CPU a request"
-    )
     label = f"postgresql, {workers} server process{'es' if workers > 1 else ''}"
-    return [
-        Figure(
-            f"POST /v1/bids floor (bare endpoint, raw psycopg) throughput, c={CONCURRENCY} "
-            f"[{label}]",
-            result.rate,
-            "req/s",
-            baseline=limit.rate,
-            baseline_name=f"{limit.how}: the same SQL",
-        ),
-        Figure(
-            f"POST /v1/bids floor p50, c={CONCURRENCY} [{label}]", median(result.latencies), "ms"
-        ),
-        Figure(
-            f"POST /v1/bids floor p99, c={CONCURRENCY} [{label}]",
-            percentile(result.latencies, 0.99),
-            "ms",
-        ),
-    ]
+    figures = []
+    for path, how in (("/v1/bids", "def, thread pool"), ("/async/v1/bids", "async def")):
+
+        async def post_bid(connection: Connection, slot: int, i: int, path: str = path) -> Answer:
+            return await connection.post(path, json=bid_body(i), headers=headers[slot])
+
+        load(base, post_bid, WARM_UP, CONCURRENCY)
+        processes = process_tree(server.pid)
+        cpu = cpu_seconds(processes)
+        result = load(base, post_bid, REQUESTS, CONCURRENCY)
+        cpu = cpu_seconds(processes) - cpu
+        if result.failed:
+            raise RuntimeError(f"the floor endpoint ({how}) failed: {result.failures}")
+        print(
+            f"  [postgresql] c={CONCURRENCY}, {how}: {result.rate:.0f} req/s, "
+            f"{cpu / REQUESTS * 1000:.1f} ms of server CPU a request"
+        )
+        name = f"POST /v1/bids floor ({how}, raw psycopg)"
+        figures += [
+            Figure(
+                f"{name} throughput, c={CONCURRENCY} [{label}]",
+                result.rate,
+                "req/s",
+                baseline=limit.rate,
+                baseline_name=f"{limit.how}: the same SQL",
+            ),
+            Figure(f"{name} p50, c={CONCURRENCY} [{label}]", median(result.latencies), "ms"),
+            Figure(
+                f"{name} p99, c={CONCURRENCY} [{label}]", percentile(result.latencies, 0.99), "ms"
+            ),
+        ]
+    return figures
 
 
 def _wait_for_bids(base: str, server: subprocess.Popen[str]) -> None:
