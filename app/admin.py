@@ -10,7 +10,7 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ from app.accounts import service as accounts
 from app.accounts.models import User
 from app.accounts.schemas import ExportDocument
 from app.bank import service as bank
-from app.bank.math import decay_factor
 from app.bank.models import CoupleDay
 from app.clock import Clock
 from app.couples.models import Couple
@@ -115,11 +114,7 @@ def _figures(couple: Couple, rows: Snapshot, days: Iterable[date]) -> Iterator[D
             continue
         carried = 0.0
         if last is not None:
-            carried = last[1].end_balance * decay_factor(
-                bank.day_start_of(couple, last[0] + timedelta(days=1)),
-                bank.day_start_of(couple, day + timedelta(days=1)),
-                couple.half_life_hours,
-            )
+            carried = bank.rolled_to_end(couple, last[0], last[1].end_balance, day)
         yield DayFigures(0, 0, 0, 0, 0.0, 0.0, carried)
 
 

@@ -85,9 +85,7 @@ def _new_day(couple: Couple, day: date, previous: CoupleDay | None) -> CoupleDay
     """An empty day whose end balance is the previous day's, decayed to this day's end."""
     carried = 0.0
     if previous is not None:
-        carried = previous.end_balance * decay_factor(
-            _end(couple, previous.day), _end(couple, day), couple.half_life_hours
-        )
+        carried = rolled_to_end(couple, previous.day, previous.end_balance, day)
     return CoupleDay(
         couple_id=couple.id,
         day=day,
@@ -197,7 +195,7 @@ def balance_now(session: Session, couple: Couple, now: datetime) -> float:
 def balance_at_end_of(session: Session, couple: Couple, day: date) -> float:
     """The balance when ``day`` ended: every bid of that day and before, decayed to then."""
     row = _latest_row(session, couple.id, on_or_before=day)
-    return 0.0 if row is None else _rolled_to_end(couple, row.day, row.end_balance, day)
+    return 0.0 if row is None else rolled_to_end(couple, row.day, row.end_balance, day)
 
 
 def balances_at_end_of(session: Session, couple: Couple, days: list[date]) -> list[float]:
@@ -218,13 +216,13 @@ def balances_at_end_of(session: Session, couple: Couple, days: list[date]) -> li
         while position < len(rows) and rows[position].day <= day:
             latest = (rows[position].day, rows[position].end_balance)
             position += 1
-        balances.append(0.0 if latest is None else _rolled_to_end(couple, *latest, day))
+        balances.append(0.0 if latest is None else rolled_to_end(couple, *latest, day))
     return balances
 
 
-def _rolled_to_end(couple: Couple, row_day: date, end_balance: float, day: date) -> float:
-    """The end balance of ``row_day`` (the latest day with bids up to ``day``) decayed to
-    the end of ``day``."""
+def rolled_to_end(couple: Couple, row_day: date, end_balance: float, day: date) -> float:
+    """``end_balance``, the balance at the end of ``row_day``, decayed to the end of the
+    later ``day`` (no bid in between): how a day without bids carries the balance."""
     return end_balance * decay_factor(
         _end(couple, row_day), _end(couple, day), couple.half_life_hours
     )
