@@ -126,3 +126,12 @@ def tend_settings(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[pyt
     get_settings.cache_clear()
     yield monkeypatch
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def migrated_url(database: Database, tmp_path: Path) -> Iterator[str]:
+    """A database of its own, migrated to head, for tests that run `tend` processes on it."""
+    url = fresh_database_url(database.backend, tmp_path, "migrated")
+    migrations.upgrade(url)
+    yield url
+    drop_database(url)

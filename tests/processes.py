@@ -74,10 +74,11 @@ def pair_over_http(
                 "display_name": name,
             },
         )
-        response.raise_for_status()
+        assert response.status_code == 201, response.text
         headers.append({"Authorization": f"Bearer {response.json()['access_token']}"})
     code = client.post("/v1/couple/invites", headers=headers[0]).json()["code"]
-    client.post("/v1/couple/join", json={"code": code}, headers=headers[1]).raise_for_status()
+    joined = client.post("/v1/couple/join", json={"code": code}, headers=headers[1])
+    assert joined.status_code == 201, joined.text
     return headers[0], headers[1]
 
 

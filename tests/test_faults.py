@@ -46,22 +46,20 @@ from app.bids.kinds import BY_KIND, CATALOGUE
 from app.bids.models import Bid
 from app.db import make_engine
 from app.nudges.models import Device, Notification, PushTicket
-from tests.conftest import TEST_SECRET, fresh_database_url
-from tests.databases import drop_database
+from tests.conftest import TEST_SECRET
 from tests.fake_expo import FakeExpo, _Handler
-from tests.processes import free_port, start, stop, tend_env, tend_server, wait_ready
+from tests.processes import (
+    free_port,
+    pair_over_http,
+    start,
+    stop,
+    tend_env,
+    tend_server,
+    wait_ready,
+)
 
 RELATIVE = 1e-9
-PASSWORD = "a long test passphrase"
 PROBLEM_JSON = "application/problem+json"
-
-
-@pytest.fixture
-def migrated_url(database, tmp_path):
-    url = fresh_database_url(database.backend, tmp_path, "faults")
-    migrations.upgrade(url)
-    yield url
-    drop_database(url)
 
 
 def _seed() -> int:
@@ -96,30 +94,12 @@ class Partner:
 
 def pair(client: httpx.Client, names: tuple[str, str]) -> tuple[Partner, Partner]:
     """Two partners registered and paired through a running Tend."""
-    registered = []
-    for name in names:
-        response = client.post(
-            "/v1/auth/register",
-            json={
-                "email": f"{uuid.uuid4().hex}@example.com",
-                "password": PASSWORD,
-                "display_name": name,
-            },
-        )
-        assert response.status_code == 201, response.text
-        body = response.json()
-        registered.append(
-            (
-                name,
-                uuid.UUID(body["user"]["id"]),
-                {"Authorization": f"Bearer {body['access_token']}"},
-            )
-        )
-    code = client.post("/v1/couple/invites", headers=registered[0][2]).json()["code"]
-    joined = client.post("/v1/couple/join", json={"code": code}, headers=registered[1][2])
-    assert joined.status_code == 201, joined.text
-    couple_id = uuid.UUID(client.get("/v1/couple", headers=registered[0][2]).json()["id"])
-    first, second = (Partner(n, u, couple_id, h) for n, u, h in registered)
+    headers = pair_over_http(client, names)
+    couple_id = uuid.UUID(client.get("/v1/couple", headers=headers[0]).json()["id"])
+    first, second = (
+        Partner(name, uuid.UUID(client.get("/v1/me", headers=h).json()["id"]), couple_id, h)
+        for name, h in zip(names, headers, strict=True)
+    )
     return first, second
 
 

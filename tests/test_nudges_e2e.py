@@ -5,10 +5,8 @@ import subprocess
 import time
 
 import httpx
-import pytest
 
-from app import migrations
-from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
+from tests.conftest import TEST_SECRET
 from tests.fake_expo import FakeExpo
 from tests.processes import (
     free_port,
@@ -21,14 +19,6 @@ from tests.processes import (
 )
 
 TOKEN = "ExponentPushToken[e2e-sam]"
-
-
-@pytest.fixture
-def migrated_url(database, tmp_path):
-    url = fresh_database_url(database.backend, tmp_path, "e2e")
-    migrations.upgrade(url)
-    yield url
-    drop_database(url)
 
 
 def _walk(base: str) -> None:
