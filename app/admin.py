@@ -25,7 +25,7 @@ from app.bank import service as bank
 from app.bank.models import CoupleDay
 from app.clock import Clock
 from app.couples.models import Couple
-from app.db import transaction, writing
+from app.db import transaction
 from app.progress import Progress
 
 # Rollups kept one change at a time and a rebuild add the same numbers in another order.
@@ -160,16 +160,10 @@ def recompute_all(
     each rebuild back and only reports. Returns the couples whose rollups had drifted."""
     drifted = []
     for couple_id in progress_over(progress, _ids(factory, Couple.id)):
-        with factory() as session, writing(session):
-            try:
-                result = recompute_couple(session, couple_id, clock)
-            except BaseException:
-                session.rollback()
-                raise
+        with transaction(factory) as session:
+            result = recompute_couple(session, couple_id, clock)
             if check_only:
-                session.rollback()
-            else:
-                session.commit()
+                session.rollback()  # the commit at the block's end then has nothing to write
         if result.days_fixed:
             drifted.append(result)
     return drifted
