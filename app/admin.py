@@ -17,15 +17,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.accounts import export
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.accounts.schemas import ExportDocument
 from app.bank import service as bank
 from app.bank.models import CoupleDay
+from app.bids import service as bids
 from app.clock import Clock
+from app.couples import service as couples
 from app.couples.models import Couple
 from app.db import transaction
+from app.lifecycle import export
 from app.progress import Progress
 
 # Rollups kept one change at a time and a rebuild add the same numbers in another order.
@@ -139,11 +141,11 @@ class Recomputed:
 
 def recompute_couple(session: Session, couple_id: uuid.UUID, clock: Clock) -> Recomputed:
     """Rebuild one couple's day rollups from its bids, under the couple's lock."""
-    couple = bank.lock_couple(session, couple_id)
+    couple = couples.lock_couple(session, couple_id)
     now = clock.now()
     before = _snapshot(session, couple)
     balance_before = bank.balance_now(session, couple, now)
-    bank.rebuild(session, couple)
+    bids.rebuild_bank(session, couple)
     after = _snapshot(session, couple)
     return Recomputed(
         couple_id=couple.id,

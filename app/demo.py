@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import security
-from app.accounts import service as accounts
 from app.accounts.models import Role, User
 from app.accounts.schemas import RegisterRequest
 from app.bank import service as bank
@@ -30,14 +29,15 @@ from app.clock import Clock, FrozenClock
 from app.coaching import service as coaching
 from app.config import Settings
 from app.couples import service as couples
+from app.couples.calendar import local_day, wall_to_instant
 from app.couples.models import Couple, CoupleMember
 from app.couples.schemas import CoupleUpdate
 from app.db import transaction
+from app.lifecycle import service as lifecycle
 from app.nudges import service as nudges
 from app.nudges.schemas import NudgeKinds, NudgeSettingsUpdate
 from app.progress import Progress
 from app.stats import service as stats
-from app.stats.days import local_day, wall_to_instant
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - published on purpose: demo accounts only
 SEED = 20260310
@@ -297,7 +297,7 @@ def _register(person: Person) -> Action:
             timezone=person.timezone,
             role=person.role,
         )
-        user, _ = accounts.register(session, data, now=now, settings=world.settings)
+        user, _ = lifecycle.register(session, data, now=now, settings=world.settings)
         world.users[person.key] = user
         if person.role == Role.coach:
             world.coach_code = coaching.profile_of(session, user, now).code
@@ -337,7 +337,7 @@ def _active_couple(session: Session, user: User) -> Couple:
 def _set_half_life(story: Story, hours: int) -> Action:
     def run(session: Session, world: World, now: datetime) -> None:
         user = world.users[story.first.key]
-        couples.update_couple(
+        lifecycle.change_couple(
             session, _active_couple(session, user), CoupleUpdate(half_life_hours=hours)
         )
 
@@ -596,7 +596,7 @@ def _erase_previous(session: Session, found: list[User], settings: Settings, now
         )
     )
     for user in found:
-        accounts.erase(session, user, DEMO_PASSWORD, now=now, settings=settings)
+        lifecycle.erase(session, user, DEMO_PASSWORD, now=now, settings=settings)
     for couple_id in couple_ids:
         members = session.scalar(
             select(func.count())

@@ -1,4 +1,6 @@
-"""Request dependencies: the session (one transaction per request), the clock, the caller."""
+"""Request dependencies that know no domain: the session (one transaction per request), the
+settings and the clock. Who is calling is in ``app.accounts.dependencies``, their couple in
+``app.couples.dependencies``."""
 
 import logging
 from collections.abc import Callable, Iterator
@@ -6,18 +8,13 @@ from contextlib import nullcontext
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from app import security
-from app.accounts.models import Role, User
 from app.clock import Clock
 from app.config import Settings
-from app.couples import service as couples_service
-from app.couples.models import Couple
 from app.db import writing
-from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.errors import Conflict, Invalid
 
 log = logging.getLogger(__name__)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -84,65 +81,3 @@ def get_session(request: Request) -> Iterator[Session]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-
-_bearer = HTTPBearer(auto_error=False, description="An access token from /v1/auth/login.")
-
-
-def get_current_user(
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    if credentials is None:
-        raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
-    try:
-        claims = security.decode_access_token(
-            credentials.credentials, secret_key=settings.secret_key, now=clock.now()
-        )
-    except security.InvalidToken as exc:
-        raise Unauthorized("The access token is invalid or has expired.") from exc
-    user = session.get(User, claims.user_id)
-    if user is None or user.session_version != claims.session_version:
-        raise Unauthorized("The access token is invalid or has expired.")
-    return user
-
-
-CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-async def get_current_partner(user: CurrentUser) -> User:
-    if user.role != Role.partner:
-        raise Forbidden("Only partner accounts can do this.")
-    return user
-
-
-async def get_current_coach(user: CurrentUser) -> User:
-    if user.role != Role.coach:
-        raise Forbidden("Only coach accounts can do this.")
-    return user
-
-
-CurrentPartner = Annotated[User, Depends(get_current_partner)]
-CurrentCoach = Annotated[User, Depends(get_current_coach)]
-
-
-def get_current_couple(user: CurrentPartner, session: SessionDep) -> Couple:
-    couple = couples_service.active_couple_of(session, user.id)
-    if couple is None:
-        raise NotFound("You are not in a couple yet; create an invite or join one.")
-    return couple
-
-
-CurrentCouple = Annotated[Couple, Depends(get_current_couple)]
-
-
-def get_history_couple(user: CurrentPartner, session: SessionDep) -> Couple:
-    """The active couple, or else the latest one: its history stays readable after it ends."""
-    couple = couples_service.latest_couple_of(session, user.id)
-    if couple is None:
-        raise NotFound("You have not been in a couple yet.")
-    return couple
-
-
-HistoryCouple = Annotated[Couple, Depends(get_history_couple)]

@@ -30,10 +30,12 @@ from app.errors import (
 )
 from app.fields import BodyExample, StrictInput
 from app.health import router as health_router
+from app.lifecycle import router as lifecycle
 from app.metrics import router as metrics_router
 from app.nudges.router import router as nudges_router
 from app.observability import RequestContextMiddleware, configure_logging
 from app.pagination import MAX_LIMIT
+from app.stats.router import router as stats_router
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +94,16 @@ def create_app(
     routers = (
         health_router,
         metrics_router,
+        # A resource's routes that span domains come from app.lifecycle, beside its own.
+        lifecycle.auth_router,
         auth_router,
         me_router,
+        lifecycle.me_router,
         couples_router,
+        lifecycle.couple_router,
         bids_router,
         bank_router,
+        stats_router,
         nudges_router,
         coach_router,
         consent_router,

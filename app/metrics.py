@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
-from app.nudges.models import Notification, PushTicket
+from app.outbox.models import Notification, PushTicket
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -18,8 +18,9 @@ from app import housekeeping
 from app.clock import Clock
 from app.config import Settings
 from app.db import transaction
-from app.nudges import dispatcher, outbox
-from app.nudges.dispatcher import Providers
+from app.outbox import dispatcher
+from app.outbox.dispatcher import Providers
+from app.planning import service as planning
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def run_nudges(runtime: Runtime) -> None:
     planned = 0
     while True:
         with transaction(factory) as session:
-            plan = outbox.plan_due(
+            plan = planning.plan_due(
                 session, clock.now(), grace=grace, batch_size=settings.plan_batch_size
             )
         planned += plan.planned

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import insert, select
 
-from app.bank import service as bank
+from app.bids import service as bids
 from app.bids.kinds import BY_KIND, KIND_NAMES
 from app.bids.models import Bid
+from app.couples import service as couples
 from app.couples.models import CoupleMember
 from app.db import make_engine, make_session_factory, transaction
 from bench.common import Figure, fresh_database, median, server
@@ -57,7 +58,7 @@ def _fill(url: str, headers: dict[str, str], client: httpx.Client, count: int) -
             )
         for start in range(0, len(rows), 5000):
             session.execute(insert(Bid), rows[start : start + 5000])
-        bank.rebuild(session, bank.lock_couple(session, couple_id))
+        bids.rebuild_bank(session, couples.lock_couple(session, couple_id))
     engine.dispose()
 
 

@@ -1,6 +1,6 @@
 """The coach's progress view, GET /v1/coach/couples/{id}/progress?weeks=52 and ?weeks=12,
 for a couple with a year of history (10 bids a day for 365 days, bulk-loaded, rollups
-rebuilt by the app's own ``bank.rebuild``), against a real `tend serve`.
+rebuilt by the app's own ``bids.rebuild_bank``), against a real `tend serve`.
 
 Baseline: the same request for a couple with one week of history (10 bids a day for 7
 days), interleaved with the first so machine noise hits both alike. The view reads the
@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import insert
 
-from app.bank import service as bank
+from app.bids import service as bids
 from app.bids.kinds import BY_KIND, KIND_NAMES
 from app.bids.models import Bid
+from app.couples import service as couples
 from app.db import make_engine, make_session_factory, transaction
 from bench.common import Figure, fresh_database, median, percentile, serve
 from tests.processes import pair_over_http
@@ -89,7 +90,7 @@ def fill(url: str, couple: Coached, days: int, per_day: int = BIDS_PER_DAY) -> i
     with transaction(factory) as session:
         for start in range(0, len(rows), 5000):
             session.execute(insert(Bid), rows[start : start + 5000])
-        bank.rebuild(session, bank.lock_couple(session, couple_id))
+        bids.rebuild_bank(session, couples.lock_couple(session, couple_id))
     engine.dispose()
     return len(rows)
 

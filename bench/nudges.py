@@ -16,8 +16,11 @@ from app.clock import FrozenClock
 from app.config import Environment, Settings
 from app.couples.models import Couple, CoupleMember
 from app.db import make_engine, make_session_factory, transaction
-from app.nudges import dispatcher, outbox
-from app.nudges.models import Device, Notification, NudgeSettings
+from app.nudges.models import NudgeSettings
+from app.outbox import dispatcher
+from app.outbox import service as outbox
+from app.outbox.models import Device, Notification
+from app.planning import service as planning
 from bench.common import SECRET, Figure, fresh_database
 from tests.fake_expo import FakeExpo
 
@@ -134,7 +137,7 @@ def _plan_all(url: str, now: datetime, batch_size: int) -> None:
     grace = timedelta(hours=2)
     while True:
         with transaction(factory) as session:
-            if outbox.plan_due(session, now, grace=grace, batch_size=batch_size).users == 0:
+            if planning.plan_due(session, now, grace=grace, batch_size=batch_size).users == 0:
                 break
     engine.dispose()
 

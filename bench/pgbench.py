@@ -55,6 +55,7 @@ from sqlalchemy.engine import make_url
 
 from app.accounts.models import User
 from app.bank.models import CoupleDay
+from app.bids.kinds import BY_KIND
 from app.couples.models import Couple, CoupleMember
 from app.db import make_engine, make_session_factory, transaction
 from app.nudges import texts
@@ -65,7 +66,7 @@ THREADS = 2  # pgbench -j: one per core of the 2-core machine
 KIND, WEIGHT = "hug", 2.0  # the bid bench/writes.py logs: a 25-second hug, weight 2 x 1.5
 DEPOSIT = WEIGHT * 1.5
 NAME = "Partner"
-WORDS = texts.partner_bid(NAME, KIND, discreet=True)
+WORDS = texts.partner_bid(NAME, BY_KIND[KIND].label, discreet=True)
 
 _USERS = [
     "users.id",

@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 
 from app.bids.kinds import KIND_NAMES
 from app.db import make_engine
-from app.nudges.models import Notification
+from app.outbox.models import Notification
 from bench.common import (
     POSTGRES_URL,
     SERVER_WORKERS,

@@ -24,12 +24,13 @@ from app.bids.kinds import BY_KIND, KIND_NAMES
 from app.bids.models import Bid
 from app.bids.schemas import BidCreate, BidUpdate
 from app.clock import FrozenClock
+from app.couples import service as couples
+from app.couples.calendar import day_end, local_day
 from app.couples.models import Couple, CoupleMember
 from app.couples.schemas import CoupleUpdate
-from app.couples.service import update_couple
 from app.db import make_engine, make_session_factory, transaction
+from app.lifecycle.service import change_couple
 from app.main import create_app
-from app.stats.days import day_end, local_day
 from tests.factories import pair
 
 RELATIVE = 1e-9
@@ -205,11 +206,11 @@ def test_stored_balance_equals_recomputation(db, timezone, operations):
                 clock.advance(seconds=op[1])
             elif op[0] == "settings":
                 _, zone, start_hour, half_life = op
-                locked = bank.lock_couple(session, couple.id)
+                locked = couples.lock_couple(session, couple.id)
                 change = CoupleUpdate(
                     timezone=zone, day_start_hour=start_hour, half_life_hours=half_life
                 )
-                update_couple(session, locked, change)
+                change_couple(session, locked, change)
         with transaction(factory, write=False) as session:
             check_against_recomputation(session, couple.id, clock.now())
 

@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from app.access.models import CoachConsent
 from app.clock import FrozenClock
-from app.coaching.models import CONSENT_SCOPE, CONSENT_TEXT_VERSION, CoachConsent
+from app.coaching.models import CONSENT_SCOPE, CONSENT_TEXT_VERSION
 from app.config import Settings
 from app.main import create_app
 from tests.factories import Account, assert_problem, invite, login, pair, register

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.stats.days import day_end, day_start, local_day, streaks, zone
+from app.couples.calendar import day_end, day_start, local_day, zone
+from app.stats.streaks import streaks
 
 ZONES = [
     "Europe/Berlin",

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select, update
 
 from app.db import make_session_factory, transaction
-from app.nudges import dispatcher
-from app.nudges.dispatcher import Providers
-from app.nudges.models import Device, Notification, PushTicket
-from app.nudges.providers.expo import retry_after_seconds
+from app.outbox import dispatcher
+from app.outbox.channels.expo import retry_after_seconds
+from app.outbox.dispatcher import Providers
+from app.outbox.models import Device, Notification, PushTicket
 from tests.conftest import make_settings
 from tests.factories import pair
 from tests.fake_expo import Failure, FakeExpo

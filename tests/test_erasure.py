@@ -5,9 +5,9 @@ import uuid
 
 from sqlalchemy import select
 
+from app.access.models import CoachConsent
 from app.bank.math import balance_at
 from app.bids.models import Bid
-from app.coaching.models import CoachConsent
 from app.models import Device, Notification, RefreshToken, User
 from tests.factories import assert_problem, pair, register
 

@@ -45,7 +45,7 @@ from app.bank.models import CoupleDay
 from app.bids.kinds import BY_KIND, CATALOGUE
 from app.bids.models import Bid
 from app.db import make_engine
-from app.nudges.models import Device, Notification, PushTicket
+from app.outbox.models import Device, Notification, PushTicket
 from tests.conftest import TEST_SECRET
 from tests.fake_expo import FakeExpo, _Handler
 from tests.processes import (

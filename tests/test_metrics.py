@@ -6,7 +6,7 @@ from datetime import timedelta
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.nudges.models import Notification
+from app.outbox.models import Notification
 from tests.conftest import TEST_SECRET
 from tests.factories import pair, register
 from tests.processes import pair_over_http, tend_server

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.clock import FrozenClock
-from app.nudges.models import Notification, NudgeSettings
+from app.nudges.models import NudgeSettings
+from app.outbox.models import Notification
 from tests.conftest import Database
 from tests.factories import Account, assert_problem, login, pair, register
 

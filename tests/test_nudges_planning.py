@@ -27,9 +27,11 @@ from app.bids import service as bids
 from app.bids.kinds import BY_KIND, KIND_NAMES
 from app.bids.schemas import BidCreate
 from app.db import make_session_factory, transaction
-from app.nudges import outbox, planner, texts
-from app.nudges.catalogue import BY_KEY, GESTURES
-from app.nudges.models import Notification, NudgeSettings
+from app.nudges import planner, texts
+from app.nudges.models import NudgeSettings
+from app.outbox.models import Notification
+from app.planning import service as planning
+from app.planning.catalogue import BY_KEY, GESTURES
 from app.scheduler import Runtime, run_nudges
 from tests.factories import EVERY_NUDGE, login, pair, register
 
@@ -102,7 +104,7 @@ def plan(db, now: datetime, *, grace: timedelta = GRACE, batch_size: int = 2000)
     totals = Totals()
     for _ in range(100):
         with transaction(factory) as session:
-            result = outbox.plan_due(session, now, grace=grace, batch_size=batch_size)
+            result = planning.plan_due(session, now, grace=grace, batch_size=batch_size)
         if result.users == 0:
             return totals
         totals.users += result.users
@@ -564,11 +566,11 @@ def test_the_catalogue():
 def test_choose_gesture_leans_toward_the_kind_made_least(missing):
     counts = {kind: 3 + i for i, kind in enumerate(KIND_NAMES) if kind != missing}
     for seed in range(20):
-        assert outbox.choose_gesture(random.Random(seed), set(), counts).kind == missing
+        assert planning.choose_gesture(random.Random(seed), set(), counts).kind == missing
     # Its gestures all used lately: the least made kind among the fresh ones.
     used = {g.key for g in GESTURES if g.kind == missing}
     fewest = min(counts.values())
-    chosen = outbox.choose_gesture(random.Random(1), used, counts)
+    chosen = planning.choose_gesture(random.Random(1), used, counts)
     assert chosen.key not in used
     assert counts[chosen.kind] == fewest
 
@@ -576,9 +578,9 @@ def test_choose_gesture_leans_toward_the_kind_made_least(missing):
 def test_choose_gesture_when_everything_was_used_lately():
     everything = {g.key for g in GESTURES}
     for seed in range(20):
-        assert outbox.choose_gesture(random.Random(seed), everything, {}) in GESTURES
+        assert planning.choose_gesture(random.Random(seed), everything, {}) in GESTURES
     counts = {kind: 1 for kind in KIND_NAMES if kind != "hug"}
-    assert outbox.choose_gesture(random.Random(0), everything, counts).kind == "hug"
+    assert planning.choose_gesture(random.Random(0), everything, counts).kind == "hug"
 
 
 def test_no_gesture_repeats_within_two_weeks(db, client, clock):

@@ -3,7 +3,7 @@ nothing about anyone else, erasure takes effect at once, and no log line carries
 
 The export is checked against the database itself: a map below says, for every table,
 which rows are "about" a user. A table that is neither in that map nor deliberately left
-out of the export (app.accounts.export.NOT_EXPORTED) fails the suite, so whoever adds a
+out of the export (app.lifecycle.export.NOT_EXPORTED) fails the suite, so whoever adds a
 table has to decide whether a person's export must show it.
 """
 
@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import ColumnElement, Select, or_, select
 
 from app import ratelimit, scheduler, security
-from app.accounts import export as export_module
 from app.db import make_session_factory
+from app.lifecycle import export as export_module
 from app.models import Base
-from app.nudges import dispatcher
-from app.nudges.dispatcher import Providers
 from app.observability import JsonFormatter
+from app.outbox import dispatcher
+from app.outbox.dispatcher import Providers
 from tests.conftest import TEST_SECRET, make_settings
 from tests.factories import Account, assert_problem, invite, register
 from tests.fake_expo import FakeExpo

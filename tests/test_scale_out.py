@@ -42,14 +42,15 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.bank import service as bank
 from app.bank.math import balance_at, deposit, scale
 from app.bank.models import CoupleDay
+from app.bids import service as bids_service
 from app.bids.kinds import BY_KIND, KIND_NAMES
 from app.bids.models import Bid
 from app.couples.models import Couple
 from app.db import writing
-from app.nudges.models import Device, Notification, NudgeSettings
+from app.nudges.models import NudgeSettings
+from app.outbox.models import Device, Notification
 from tests.conftest import TEST_SECRET
 from tests.fake_expo import FakeExpo
 from tests.processes import free_port, start, stop, tend_env, wait_ready
@@ -446,13 +447,13 @@ def _day_rows(session: Session, couple_id: uuid.UUID) -> dict[Any, tuple[Any, ..
 def _rollups_vs_rebuild(
     session_of: Callable[[], Session], couple_id: uuid.UUID, label: int
 ) -> list[str]:
-    """The incrementally kept day rollups against `bank.rebuild` (rolled back afterwards)."""
+    """The incrementally kept day rollups against a rebuild from the bids (rolled back)."""
     # A writer from the start (SQLite: BEGIN IMMEDIATE), as the workers are still writing.
     with session_of() as session, writing(session):
         kept = _day_rows(session, couple_id)
         couple = session.get(Couple, couple_id)
         assert couple is not None
-        bank.rebuild(session, couple)
+        bids_service.rebuild_bank(session, couple)
         rebuilt = _day_rows(session, couple_id)
         session.rollback()
     wrong = []

@@ -23,13 +23,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.access.models import CoachConsent
 from app.bank.math import balance_at, deposit
 from app.bids.kinds import BY_KIND
 from app.bids.models import Bid
-from app.coaching.models import CoachConsent
 from app.couples.models import Couple, CoupleMember
 from app.main import create_app
-from app.nudges.models import Device
+from app.outbox.models import Device
 from tests.conftest import TEST_SECRET, make_settings
 from tests.processes import tend_server
 

@@ -3,12 +3,12 @@
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import ratelimit, security
-from app.accounts.models import RefreshToken, Role, User
+from app.accounts.models import RefreshToken, User
 from app.accounts.schemas import (
     LoginRequest,
     MeUpdate,
@@ -16,17 +16,9 @@ from app.accounts.schemas import (
     RegisterRequest,
     TokenPair,
 )
-from app.bank import service as bank
-from app.bids.models import Bid
-from app.coaching import service as coaching
-from app.coaching.models import CoachConsent
 from app.config import Settings
-from app.couples import service as couples
-from app.couples.models import CoupleMember
 from app.db import commit_then_raise
 from app.errors import Conflict, Forbidden, Unauthorized
-from app.nudges import outbox
-from app.nudges import service as nudges
 
 
 def login_policy(settings: Settings) -> ratelimit.Policy:
@@ -47,9 +39,8 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(User.email == email.lower())).one_or_none()
 
 
-def register(
-    session: Session, data: RegisterRequest, *, now: datetime, settings: Settings
-) -> tuple[User, TokenPair]:
+def create_account(session: Session, data: RegisterRequest, *, now: datetime) -> User:
+    """The new user, not yet signed in (``app.lifecycle.register`` does the rest)."""
     # Hash before touching the database: the write transaction stays short.
     password_hash = security.hash_password(data.password)
     if get_user_by_email(session, data.email) is not None:
@@ -68,11 +59,7 @@ def register(
         session.flush()
     except IntegrityError as exc:  # a concurrent registration won the race
         raise Conflict("An account with this email already exists.") from exc
-    if user.role == Role.partner:
-        nudges.create_defaults(session, user, now)
-    else:
-        coaching.create_profile(session, user, now)
-    return user, issue_tokens(session, user, now=now, settings=settings)
+    return user
 
 
 def login(session: Session, data: LoginRequest, *, now: datetime, settings: Settings) -> TokenPair:
@@ -184,19 +171,18 @@ def logout(session: Session, token: str, *, now: datetime) -> None:
         revoke_family(session, stored.family_id, now)
 
 
-def update_me(session: Session, user: User, data: MeUpdate, *, now: datetime) -> User:
+def update_me(session: Session, user: User, data: MeUpdate, *, now: datetime) -> set[str]:
+    """Apply the changes; answers the fields changed."""
     changes = data.changes()
     for field, value in changes.items():
         setattr(user, field, value)
     if changes:
         user.updated_at = now
     session.flush()
-    if "timezone" in changes:
-        nudges.reschedule(session, user, now)
-    return user
+    return set(changes)
 
 
-def _confirm_password(
+def confirm_password(
     session: Session, user: User, password: str, *, now: datetime, settings: Settings
 ) -> None:
     """Check the password of a signed-in user before a grave change; failures count
@@ -222,38 +208,9 @@ def change_password(
     revoked and the session version moves, so older access tokens stop working too.
     The caller gets a fresh token pair so this device stays signed in."""
     new_hash = security.hash_password(data.new_password)
-    _confirm_password(session, user, data.current_password, now=now, settings=settings)
+    confirm_password(session, user, data.current_password, now=now, settings=settings)
     user.password_hash = new_hash
     user.session_version += 1
     user.updated_at = now
     revoke_all_sessions(session, user.id, now)
     return issue_tokens(session, user, now=now, settings=settings)
-
-
-def erase(
-    session: Session, user: User, password: str, *, now: datetime, settings: Settings
-) -> None:
-    """Erase an account (GDPR art. 17): its tokens, devices, nudges, consents and the bids it
-    logged; its active couple ends. A partner keeps the bids they logged, and the couple's
-    balance is recomputed without the erased ones."""
-    _confirm_password(session, user, password, now=now, settings=settings)
-    memberships = session.scalars(select(CoupleMember).where(CoupleMember.user_id == user.id)).all()
-    for membership in memberships:
-        couple = bank.lock_couple(session, membership.couple_id)
-        coaching.revoke_all_for_couple(session, couple.id, "account_deleted", now, by=user.id)
-        if couple.ended_at is None:
-            couples.end_couple(session, couple, user, now=now)
-        erased = session.scalars(
-            select(Bid.id).where(Bid.couple_id == couple.id, Bid.logged_by_id == user.id)
-        ).all()
-        outbox.forget_bids(session, couple.id, user.id, erased)
-        session.execute(delete(Bid).where(Bid.couple_id == couple.id, Bid.logged_by_id == user.id))
-        bank.rebuild(session, couple)
-    # A coach's consents stay as history with the coach as null; revoke what stands.
-    session.execute(
-        update(CoachConsent)
-        .where(CoachConsent.coach_id == user.id, CoachConsent.revoked_at.is_(None))
-        .values(revoked_at=now, revoke_reason="account_deleted")
-    )
-    session.delete(user)  # tokens, devices, nudges and memberships go with it (cascade)
-    session.flush()

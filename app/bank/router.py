@@ -1,19 +1,15 @@
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import Field
 
 from app.bank import service
-from app.bids.schemas import InitiatorCounts
-from app.deps import ClockDep, CurrentPartner, HistoryCouple, SessionDep
+from app.couples.dependencies import HistoryCouple, LocalDays
+from app.deps import ClockDep, SessionDep
 from app.errors import problem_responses
 from app.fields import Answer, UtcDateTime
-from app.stats.service import couple_stats
 
 router = APIRouter(prefix="/v1/couple", tags=["balance"])
-
-Days = Annotated[int, Query(ge=1, le=365, description="Local days, today included")]
 
 
 class BalancePublic(Answer):
@@ -34,19 +30,6 @@ class BalanceHistory(Answer):
     points: list[BalancePoint]
 
 
-class StatsPublic(Answer):
-    bids_total: int
-    by_kind: dict[str, int]
-    by_initiator: InitiatorCounts
-    toward_rate: float | None = Field(description="toward / answered; null with none answered")
-    positive_negative_ratio: float | None = Field(
-        description="toward / (away + against); null with no negatives"
-    )
-    unanswered: int
-    streak_days: int
-    longest_streak_days: int
-
-
 @router.get(
     "/balance",
     operation_id="getBalance",
@@ -65,24 +48,7 @@ def get_balance(couple: HistoryCouple, session: SessionDep, clock: ClockDep) -> 
     responses=problem_responses(401, 403, 404),
 )
 def get_balance_history(
-    couple: HistoryCouple, session: SessionDep, clock: ClockDep, days: Days = 30
+    couple: HistoryCouple, session: SessionDep, clock: ClockDep, days: LocalDays = 30
 ) -> BalanceHistory:
     points = service.history(session, couple, days, clock.now())
     return BalanceHistory(points=[BalancePoint(date=d, balance=b) for d, b in points])
-
-
-@router.get(
-    "/stats",
-    operation_id="getCoupleStats",
-    summary="Rates, ratios and streaks over the last N local days",
-    responses=problem_responses(401, 403, 404),
-)
-def get_stats(
-    couple: HistoryCouple,
-    user: CurrentPartner,
-    session: SessionDep,
-    clock: ClockDep,
-    days: Days = 30,
-) -> StatsPublic:
-    stats = couple_stats(session, couple, user.id, days, clock.now())
-    return StatsPublic(**vars(stats))

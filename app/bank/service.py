@@ -1,75 +1,38 @@
-"""The relational bank account, kept in per-day rollups.
+"""The relational bank account: a ledger of entries, kept in per-day rollups.
 
 Reading the balance is O(1) in the history's length: the latest ``CoupleDay`` holds the
 balance at its day's end, rolled to now by one multiplication. A created, edited, answered,
 backdated or deleted bid changes its own day's counts and the end balance of its day and
-every later day by exactly its own decayed contribution. Writers hold the couple's row
-lock (PostgreSQL) or the write lock (SQLite), so two partners never lose an update.
+every later day by exactly its own decayed contribution. The bank knows entries, not bids:
+whoever changes one hands it the old and new entry, under the couple's lock
+(``app.couples.service.lock_couple``), so two partners never lose an update.
 """
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.bank.math import Response, decay_factor
 from app.bank.models import CoupleDay
-from app.bids.models import Bid
-from app.couples.models import Couple, CoupleMember
-from app.stats.days import day_end, day_start, local_day
+from app.couples import calendar
+from app.couples.models import Couple
 
 WEEK_DAYS = 7
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A bid's effect on the account."""
+    """One change to the account (a bid's effect): its local day, when it happened, what it
+    deposits (negative: withdraws) and how it was answered, for the day's counts."""
 
     day: date
     occurred_at: datetime
     deposit: float
     response: str
-
-
-def entry_for(couple: Couple, bid: Bid) -> Entry:
-    return Entry(
-        day=local_day(bid.occurred_at, couple.timezone, couple.day_start_hour),
-        occurred_at=bid.occurred_at,
-        deposit=bid.deposit,
-        response=bid.response,
-    )
-
-
-def lock_couple(session: Session, couple_id: uuid.UUID) -> Couple:
-    """The couple, re-read under a row lock that serialises its writers."""
-    return session.scalars(_locking(select(Couple).where(Couple.id == couple_id))).one()
-
-
-def lock_active_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None:
-    """The user's active couple, found and locked in one statement (``lock_couple``); None
-    when they are not in one, or when it ended while this waited for the lock."""
-    couple = session.scalars(
-        _locking(
-            select(Couple)
-            .join(CoupleMember, CoupleMember.couple_id == Couple.id)
-            .where(CoupleMember.user_id == user_id, CoupleMember.left_at.is_(None))
-        )
-    ).one_or_none()
-    return None if couple is None or couple.ended_at is not None else couple
-
-
-def _locking(query: Select[Couple]) -> Select[Couple]:
-    return query.with_for_update(of=Couple).execution_options(populate_existing=True)
-
-
-def day_start_of(couple: Couple, day: date) -> datetime:
-    return day_start(day, couple.timezone, couple.day_start_hour)
-
-
-def _end(couple: Couple, day: date) -> datetime:
-    return day_end(day, couple.timezone, couple.day_start_hour)
 
 
 def _latest_row(
@@ -149,7 +112,9 @@ def _apply(session: Session, couple: Couple, entry: Entry, sign: int) -> None:
         day_row.end_balance += (
             sign
             * entry.deposit
-            * decay_factor(entry.occurred_at, _end(couple, day_row.day), couple.half_life_hours)
+            * decay_factor(
+                entry.occurred_at, calendar.end_of(couple, day_row.day), couple.half_life_hours
+            )
         )
 
 
@@ -162,24 +127,21 @@ def record_change(session: Session, couple: Couple, old: Entry | None, new: Entr
     session.flush()
 
 
-def rebuild(session: Session, couple: Couple) -> None:
-    """Recompute every day from the bids, once: after the time zone, day start or half-life
-    changed, since those move day boundaries or every decay factor."""
+def rebuild(session: Session, couple: Couple, entries: Iterable[Entry]) -> None:
+    """Recompute every day from all the couple's entries, in time order: after the time zone,
+    day start or half-life changed (they move day boundaries or every decay factor), or
+    after many entries went at once."""
     session.execute(delete(CoupleDay).where(CoupleDay.couple_id == couple.id))
-    bids = session.scalars(
-        select(Bid).where(Bid.couple_id == couple.id).order_by(Bid.occurred_at)
-    ).all()
     rows: dict[date, CoupleDay] = {}
     previous: CoupleDay | None = None
-    for bid in bids:
-        entry = entry_for(couple, bid)
+    for entry in entries:
         row = rows.get(entry.day)
         if row is None:
             row = rows[entry.day] = _new_day(couple, entry.day, previous)
             previous = row
         _count(row, entry, +1)
         row.end_balance += entry.deposit * decay_factor(
-            entry.occurred_at, _end(couple, entry.day), couple.half_life_hours
+            entry.occurred_at, calendar.end_of(couple, entry.day), couple.half_life_hours
         )
     session.add_all(rows.values())
     session.flush()
@@ -189,7 +151,9 @@ def balance_now(session: Session, couple: Couple, now: datetime) -> float:
     latest = _latest_row(session, couple.id)
     if latest is None:
         return 0.0
-    return latest.end_balance * decay_factor(_end(couple, latest.day), now, couple.half_life_hours)
+    return latest.end_balance * decay_factor(
+        calendar.end_of(couple, latest.day), now, couple.half_life_hours
+    )
 
 
 def balance_at_end_of(session: Session, couple: Couple, day: date) -> float:
@@ -224,7 +188,7 @@ def rolled_to_end(couple: Couple, row_day: date, end_balance: float, day: date) 
     """``end_balance``, the balance at the end of ``row_day``, decayed to the end of the
     later ``day`` (no bid in between): how a day without bids carries the balance."""
     return end_balance * decay_factor(
-        _end(couple, row_day), _end(couple, day), couple.half_life_hours
+        calendar.end_of(couple, row_day), calendar.end_of(couple, day), couple.half_life_hours
     )
 
 
@@ -240,7 +204,7 @@ class Summary:
 
 def summary(session: Session, couple: Couple, now: datetime) -> Summary:
     """The balance now, and the couple's last seven days (today included) in numbers."""
-    today = local_day(now, couple.timezone, couple.day_start_hour)
+    today = calendar.day_of(couple, now)
     first = today - timedelta(days=WEEK_DAYS - 1)
     current = balance_now(session, couple, now)
     before = balance_at_end_of(session, couple, first - timedelta(days=1))
@@ -262,7 +226,7 @@ def summary(session: Session, couple: Couple, now: datetime) -> Summary:
 
 def history(session: Session, couple: Couple, days: int, now: datetime) -> list[tuple[date, float]]:
     """The balance at the end of each of the last ``days`` local days; today's is as of now."""
-    today = local_day(now, couple.timezone, couple.day_start_hour)
+    today = calendar.day_of(couple, now)
     first = today - timedelta(days=days - 1)
     rows = {
         r.day: r
@@ -283,7 +247,9 @@ def history(session: Session, couple: Couple, days: int, now: datetime) -> list[
             value = balance_now(session, couple, now)
         else:
             value = carry * decay_factor(
-                _end(couple, carry_day), _end(couple, day), couple.half_life_hours
+                calendar.end_of(couple, carry_day),
+                calendar.end_of(couple, day),
+                couple.half_life_hours,
             )
         points.append((day, value))
     return points

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.accounts.dependencies import CurrentPartner, CurrentUser
 from app.bids import service
 from app.bids.kinds import CATALOGUE
 from app.bids.models import Bid
@@ -14,7 +15,7 @@ from app.bids.schemas import (
     KindName,
     ResponseUpdate,
 )
-from app.deps import ClockDep, CurrentPartner, CurrentUser, SessionDep
+from app.deps import ClockDep, SessionDep
 from app.errors import problem_responses
 from app.fields import Instant
 from app.pagination import Page, PageParamsDep

@@ -5,7 +5,8 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import literal, select
+from sqlalchemy import Select, literal, select
+from sqlalchemy import delete as delete_rows
 from sqlalchemy.orm import Session
 
 from app import access
@@ -15,10 +16,11 @@ from app.bank.math import Response, deposit
 from app.bids.kinds import BY_KIND
 from app.bids.models import Bid, BidTombstone
 from app.bids.schemas import BidCreate, BidPublic, BidUpdate, Initiator
+from app.couples import calendar
 from app.couples import service as couples
 from app.couples.models import Couple, CoupleMember
 from app.errors import Conflict, Forbidden, Gone, Invalid, NotFound
-from app.nudges import outbox
+from app.nudges import service as nudges
 from app.pagination import decode_instant_cursor, encode_instant_cursor, page_of
 
 MAX_BACKDATE = timedelta(days=7)
@@ -40,6 +42,38 @@ def _deposit_of(bid: Bid) -> float:
         linger_seconds=kind.linger_seconds,
         duration_seconds=bid.duration_seconds,
     )
+
+
+def entry_for(couple: Couple, bid: Bid) -> bank.Entry:
+    """What the bid puts into the couple's account."""
+    return bank.Entry(
+        day=calendar.day_of(couple, bid.occurred_at),
+        occurred_at=bid.occurred_at,
+        deposit=bid.deposit,
+        response=bid.response,
+    )
+
+
+def rebuild_bank(session: Session, couple: Couple) -> None:
+    """Recompute the couple's account from its bids (``bank.rebuild``)."""
+    bids = session.scalars(select(Bid).where(Bid.couple_id == couple.id).order_by(Bid.occurred_at))
+    bank.rebuild(session, couple, (entry_for(couple, bid) for bid in bids))
+
+
+def erase_logged_by(session: Session, couple: Couple, user_id: uuid.UUID) -> None:
+    """Delete every bid this person logged in the (locked) couple, and what names them, as
+    an account is erased; the account is recomputed from the partner's bids alone."""
+    erased = session.scalars(
+        select(Bid.id).where(Bid.couple_id == couple.id, Bid.logged_by_id == user_id)
+    ).all()
+    nudges.forget_bids(session, couple.id, user_id, erased)
+    session.execute(delete_rows(Bid).where(Bid.couple_id == couple.id, Bid.logged_by_id == user_id))
+    rebuild_bank(session, couple)
+
+
+def readable_bids(user_id: uuid.UUID) -> Select[Bid]:
+    """Every bid this user may read (``app.access``): their couples', past and present."""
+    return select(Bid).where(access.partner_may_read(user_id, Bid.couple_id))
 
 
 def _request_hash(data: BidCreate) -> str:
@@ -79,7 +113,7 @@ def to_public(bid: Bid, viewer_id: uuid.UUID) -> BidPublic:
 
 
 def get_readable(session: Session, user: User, bid_id: uuid.UUID) -> Bid:
-    bid = session.scalars(access.readable_bids(user.id).where(Bid.id == bid_id)).one_or_none()
+    bid = session.scalars(readable_bids(user.id).where(Bid.id == bid_id)).one_or_none()
     if bid is None:
         raise NotFound("No bid with this id.")
     return bid
@@ -108,7 +142,7 @@ def _replayed(session: Session, user: User, data: BidCreate, request_hash: str) 
 def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> tuple[Bid, bool]:
     """The bid and whether it was created (False: a replay of one already stored)."""
     request_hash = _request_hash(data)
-    couple = bank.lock_active_couple_of(session, user.id)
+    couple = couples.lock_active_couple_of(session, user.id)
     if couple is None:
         # A replay answers with the stored bid even if the couple has ended since.
         if (replayed := _replayed(session, user, data, request_hash)) is not None:
@@ -140,11 +174,18 @@ def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> t
     bid.deposit = _deposit_of(bid)
     session.add(bid)
     session.flush()
-    bank.record_change(session, couple, None, bank.entry_for(couple, bid))
+    bank.record_change(session, couple, None, entry_for(couple, bid))
     # The outbox row commits with the bid, or not at all; only a bid that waits for the
     # partner's answer tells them.
     if data.response == Response.pending:
-        outbox.on_bid_logged(session, bid, user, _partner_id(session, couple, user.id), now)
+        nudges.on_bid_logged(
+            session,
+            bid_id=bid.id,
+            kind_label=BY_KIND[bid.kind].label,
+            author_name=user.display_name,
+            recipient_id=_partner_id(session, couple, user.id),
+            now=now,
+        )
     return bid, True
 
 
@@ -152,7 +193,7 @@ def _locked(session: Session, bid: Bid) -> Couple:
     """Lock the bid's couple, then re-read the bid: a writer that waited for the lock must
     start from what the one before it committed, not from the copy it read before waiting
     (else two partners answering at once would leave the rollups off by one answer)."""
-    couple = bank.lock_couple(session, bid.couple_id)
+    couple = couples.lock_couple(session, bid.couple_id)
     current = session.scalars(
         select(Bid).where(Bid.id == bid.id).execution_options(populate_existing=True)
     ).one_or_none()
@@ -172,7 +213,7 @@ def update(session: Session, user: User, bid: Bid, data: BidUpdate, *, now: date
     if bid.logged_by_id != user.id:
         raise Forbidden("Only the partner who logged a bid can change it.")
     couple = _writable(session, bid)
-    old = bank.entry_for(couple, bid)
+    old = entry_for(couple, bid)
     changes = data.changes()
     if "occurred_at" in changes:
         _check_occurred_at(data.occurred_at, now)  # type: ignore[arg-type]
@@ -185,13 +226,13 @@ def update(session: Session, user: User, bid: Bid, data: BidUpdate, *, now: date
     bid.deposit = _deposit_of(bid)
     bid.updated_at = now
     session.flush()
-    bank.record_change(session, couple, old, bank.entry_for(couple, bid))
+    bank.record_change(session, couple, old, entry_for(couple, bid))
     return bid
 
 
 def respond(session: Session, user: User, bid: Bid, response: Response, *, now: datetime) -> Bid:
     couple = _writable(session, bid)
-    old = bank.entry_for(couple, bid)
+    old = entry_for(couple, bid)
     bid.response = response.value
     answered = response != Response.pending
     bid.responded_by_id = user.id if answered else None
@@ -199,7 +240,7 @@ def respond(session: Session, user: User, bid: Bid, response: Response, *, now: 
     bid.deposit = _deposit_of(bid)
     bid.updated_at = now
     session.flush()
-    bank.record_change(session, couple, old, bank.entry_for(couple, bid))
+    bank.record_change(session, couple, old, entry_for(couple, bid))
     return bid
 
 
@@ -208,9 +249,9 @@ def delete(session: Session, user: User, bid: Bid, *, now: datetime) -> None:
         raise Forbidden("Only the partner who logged a bid can delete it.")
     # Deleting stays possible after a couple ended: history is kept until its owner deletes it.
     couple = _locked(session, bid)
-    bank.record_change(session, couple, bank.entry_for(couple, bid), None)
+    bank.record_change(session, couple, entry_for(couple, bid), None)
     session.add(BidTombstone(id=bid.id, couple_id=bid.couple_id, deleted_at=now))
-    outbox.forget_bids(session, bid.couple_id, user.id, [bid.id])
+    nudges.forget_bids(session, bid.couple_id, user.id, [bid.id])
     session.delete(bid)
     session.flush()
 
@@ -243,7 +284,7 @@ def list_bids(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Bid], str | None]:
-    query = access.readable_bids(user.id).where(
+    query = readable_bids(user.id).where(
         Bid.couple_id == history_couple_id(session, user, couple_id)
     )
     if since is not None:

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from app.accounts.dependencies import CurrentCoach, CurrentPartner
 from app.coaching import service
 from app.coaching.models import CONSENT_TEXT_VERSION, CoachProfile
 from app.coaching.schemas import (
@@ -17,15 +18,8 @@ from app.coaching.schemas import (
     PartnerShare,
     WeekProgress,
 )
-from app.deps import (
-    ClockDep,
-    CurrentCoach,
-    CurrentCouple,
-    CurrentPartner,
-    HistoryCouple,
-    SessionDep,
-    writes_on_read,
-)
+from app.couples.dependencies import CurrentCouple, HistoryCouple
+from app.deps import ClockDep, SessionDep, writes_on_read
 from app.errors import problem_responses
 from app.pagination import (
     Page,
@@ -130,10 +124,10 @@ def get_progress(
             WeekProgress(
                 week_start=w.week_start,
                 bids=w.bids,
-                toward_rate=w.toward_rate,
-                positive_negative_ratio=w.positive_negative_ratio,
+                toward_rate=w.counts.toward_rate,
+                positive_negative_ratio=w.counts.positive_negative_ratio,
                 end_balance=w.end_balance,
-                active_days=w.active_days,
+                active_days=w.counts.active_days,
                 initiative=[
                     PartnerShare(first_name=names[pid], share=s) for pid, s in w.initiative.items()
                 ],

@@ -10,26 +10,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Row, case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app import access, ratelimit
+from app.access.models import CoachConsent
 from app.accounts.models import User
 from app.bank import service as bank
-from app.bank.models import CoupleDay
-from app.bids.models import Bid
-from app.coaching.models import (
-    CONSENT_SCOPE,
-    CONSENT_TEXT_VERSION,
-    CoachAccess,
-    CoachConsent,
-    CoachProfile,
-)
+from app.coaching.models import CONSENT_SCOPE, CONSENT_TEXT_VERSION, CoachAccess, CoachProfile
 from app.couples import codes
 from app.couples.models import Couple, CoupleMember
 from app.db import commit_then_raise
 from app.errors import Conflict, NotFound
-from app.stats.days import local_day
+from app.stats import service as stats
 
 COACH_CODE_LENGTH = 10
 CODE_GUESS_POLICY = ratelimit.Policy(
@@ -152,6 +145,14 @@ def revoke_all_for_couple(
     )
 
 
+def revoke_all_for_coach(session: Session, coach_id: uuid.UUID, reason: str, now: datetime) -> None:
+    session.execute(
+        update(CoachConsent)
+        .where(CoachConsent.coach_id == coach_id, CoachConsent.revoked_at.is_(None))
+        .values(revoked_at=now, revoke_reason=reason)
+    )
+
+
 def _state(session: Session, couple: Couple, me: uuid.UUID, coach_id: uuid.UUID) -> CoachState:
     history = list(
         session.scalars(
@@ -244,10 +245,6 @@ def _partners(session: Session, couple_id: uuid.UUID) -> list[User]:
     )
 
 
-def _toward_rate(toward: int, answered: int) -> float | None:
-    return toward / answered if answered else None
-
-
 def consenting_couples(
     session: Session, coach: User, now: datetime, *, limit: int, after: uuid.UUID | None
 ) -> list[CoupleSummary]:
@@ -266,103 +263,26 @@ def consenting_couples(
                 CoachConsent.revoked_at.is_(None),
             )
         )
-        today = local_day(now, couple.timezone, couple.day_start_hour)
-        last_active = session.scalar(
-            select(func.max(CoupleDay.day)).where(
-                CoupleDay.couple_id == couple.id, CoupleDay.bids > 0
-            )
-        )
-        toward, answered = session.execute(
-            select(
-                func.coalesce(func.sum(CoupleDay.toward), 0),
-                func.coalesce(func.sum(CoupleDay.toward + CoupleDay.away + CoupleDay.against), 0),
-            ).where(CoupleDay.couple_id == couple.id, CoupleDay.day > today - timedelta(days=30))
-        ).one()
         summaries.append(
             CoupleSummary(
                 couple_id=couple.id,
                 first_names=[first_name(p.display_name) for p in _partners(session, couple.id)],
                 since=since or couple.created_at,
-                last_active_day=last_active,
+                last_active_day=stats.last_active_day(session, couple),
                 balance=bank.balance_now(session, couple, now),
-                toward_rate_30d=_toward_rate(int(toward), int(answered)),
+                toward_rate_30d=stats.toward_rate_over(session, couple, 30, now),
             )
         )
     _log(session, coach, [s.couple_id for s in summaries[:limit]], "couples", now)
     return summaries
 
 
-@dataclass(frozen=True)
-class Week:
-    week_start: date
-    bids: int
-    toward_rate: float | None
-    positive_negative_ratio: float | None
-    end_balance: float
-    active_days: int
-    initiative: dict[uuid.UUID, float]
-
-
 def progress(
     session: Session, coach: User, couple_id: uuid.UUID, weeks: int, now: datetime
-) -> tuple[Couple, list[User], list[Week]]:
-    """Per couple-week (Monday to Sunday, local): figures from the day rollups and the
-    share of initiative; the current week so far is the last one."""
+) -> tuple[Couple, list[User], list[stats.Week]]:
+    """The couple's last ``weeks`` local weeks (``stats.weeks``), this one so far last."""
     couple = visible_couple(session, coach, couple_id)
     partners = _partners(session, couple.id)
-    today = local_day(now, couple.timezone, couple.day_start_hour)
-    this_monday = today - timedelta(days=today.weekday())
-    first = this_monday - timedelta(weeks=weeks - 1)
-    days = session.execute(
-        select(
-            CoupleDay.day, CoupleDay.bids, CoupleDay.toward, CoupleDay.away, CoupleDay.against
-        ).where(CoupleDay.couple_id == couple.id, CoupleDay.day >= first)
-    ).all()
-    # Bids counted by week and initiator in the database, each week bounded by the instants
-    # at which it starts and ends in the couple's time zone.
-    starts = [first + timedelta(weeks=n) for n in range(weeks)]
-    boundaries = [bank.day_start_of(couple, start) for start in starts]
-    boundaries.append(bank.day_start_of(couple, first + timedelta(weeks=weeks)))
-    week_of_bid = case(
-        *((Bid.occurred_at < boundary, n) for n, boundary in enumerate(boundaries[1:])),
-        else_=weeks,
-    )
-    initiative = [{p.id: 0 for p in partners} for _ in starts]
-    for n, initiator_id, count in session.execute(
-        select(week_of_bid, Bid.initiator_id, func.count())
-        .where(
-            Bid.couple_id == couple.id,
-            Bid.occurred_at >= boundaries[0],
-            Bid.occurred_at < boundaries[-1],
-        )
-        .group_by(week_of_bid, Bid.initiator_id)
-    ):
-        if initiator_id in initiative[n]:
-            initiative[n][initiator_id] += count
-    ends = [start + timedelta(days=6) for start in starts]
-    past = [end for end in ends if end < today]
-    end_balances = bank.balances_at_end_of(session, couple, past) + [
-        bank.balance_now(session, couple, now)
-    ] * (len(ends) - len(past))
-    by_week: dict[date, list[Row[date, int, int, int, int]]] = {s: [] for s in starts}
-    for day in days:
-        by_week[first + timedelta(weeks=(day.day - first).days // 7)].append(day)
-    result = []
-    for start, counts, end_balance in zip(starts, initiative, end_balances, strict=True):
-        in_week = by_week[start]
-        toward = sum(d.toward for d in in_week)
-        negatives = sum(d.away + d.against for d in in_week)
-        total = sum(counts.values())
-        result.append(
-            Week(
-                week_start=start,
-                bids=sum(d.bids for d in in_week),
-                toward_rate=_toward_rate(toward, toward + negatives),
-                positive_negative_ratio=toward / negatives if negatives else None,
-                end_balance=end_balance,
-                active_days=sum(1 for d in in_week if d.bids > 0),
-                initiative={pid: (c / total if total else 0.0) for pid, c in counts.items()},
-            )
-        )
+    result = stats.weeks(session, couple, [p.id for p in partners], weeks, now)
     _log(session, coach, [couple.id], "progress", now)
     return couple, partners, result

@@ -3,7 +3,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from app.couples.models import MAX_HALF_LIFE_HOURS, MIN_HALF_LIFE_HOURS
+from app.accounts.models import User
+from app.couples.models import MAX_HALF_LIFE_HOURS, MIN_HALF_LIFE_HOURS, Couple
 from app.fields import Answer, BodyExample, PatchInput, StrictInput, Timezone, UtcDateTime
 
 
@@ -36,6 +37,17 @@ class CouplePublic(Answer):
     timezone: str
     day_start_hour: int = Field(description="Local hour at which the couple's day begins.")
     half_life_hours: int = Field(description="Hours for a deposit's warmth to fall by half.")
+
+    @classmethod
+    def of(cls, couple: Couple, partner: User) -> "CouplePublic":
+        return cls(
+            id=couple.id,
+            partner=PartnerPublic(id=partner.id, display_name=partner.display_name),
+            created_at=couple.created_at,
+            timezone=couple.timezone,
+            day_start_hour=couple.day_start_hour,
+            half_life_hours=couple.half_life_hours,
+        )
 
 
 class CoupleUpdate(PatchInput):

@@ -1,17 +1,16 @@
-"""Pairing two partners into a couple, and ending it."""
+"""Pairing two partners into a couple, its settings, ending it, and the lock that serialises
+every write to a couple's data."""
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import ratelimit, security
 from app.accounts.models import User
-from app.bank import service as bank
-from app.coaching import service as coaching
 from app.config import Settings
 from app.couples import codes
 from app.couples.models import Couple, CoupleInvite, CoupleMember
@@ -34,6 +33,28 @@ def join_policy(settings: Settings) -> ratelimit.Policy:
         window=timedelta(seconds=settings.join_window_seconds),
         message="Too many wrong invite codes.",
     )
+
+
+def lock_couple(session: Session, couple_id: uuid.UUID) -> Couple:
+    """The couple, re-read under a row lock that serialises its writers."""
+    return session.scalars(_locking(select(Couple).where(Couple.id == couple_id))).one()
+
+
+def lock_active_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None:
+    """The user's active couple, found and locked in one statement (``lock_couple``); None
+    when they are not in one, or when it ended while this waited for the lock."""
+    couple = session.scalars(
+        _locking(
+            select(Couple)
+            .join(CoupleMember, CoupleMember.couple_id == Couple.id)
+            .where(CoupleMember.user_id == user_id, CoupleMember.left_at.is_(None))
+        )
+    ).one_or_none()
+    return None if couple is None or couple.ended_at is not None else couple
+
+
+def _locking(query: Select[Couple]) -> Select[Couple]:
+    return query.with_for_update(of=Couple).execution_options(populate_existing=True)
 
 
 def active_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None:
@@ -159,22 +180,23 @@ def join(
     return CoupleView(couple=couple, partner=inviter)
 
 
-def update_couple(session: Session, couple: Couple, data: CoupleUpdate) -> Couple:
-    couple = bank.lock_couple(session, couple.id)
+# Settings that move day boundaries or every decay factor: the bank's rollups depend on them.
+RECKONING_FIELDS = frozenset({"timezone", "day_start_hour", "half_life_hours"})
+
+
+def update_couple(session: Session, couple: Couple, data: CoupleUpdate) -> tuple[Couple, set[str]]:
+    """Apply the changes under the couple's lock; answers the couple and the fields changed."""
+    couple = lock_couple(session, couple.id)
     changes = {k: v for k, v in data.changes().items() if getattr(couple, k) != v}
     for field, value in changes.items():
         setattr(couple, field, value)
     session.flush()
-    # Day boundaries or every decay factor moved: recompute the rollups once.
-    if changes.keys() & {"timezone", "day_start_hour", "half_life_hours"}:
-        bank.rebuild(session, couple)
-    return couple
+    return couple, set(changes)
 
 
-def end_couple(session: Session, couple: Couple, by: User, *, now: datetime) -> None:
-    """End the couple for both; every coach's access ends with it."""
+def end_couple(session: Session, couple: Couple, *, now: datetime) -> None:
+    """End the couple for both partners."""
     couple.ended_at = now
-    coaching.revoke_all_for_couple(session, couple.id, "couple_ended", now, by=by.id)
     session.execute(
         update(CoupleMember)
         .where(CoupleMember.couple_id == couple.id, CoupleMember.left_at.is_(None))

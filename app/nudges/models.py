@@ -1,8 +1,7 @@
 import uuid
 from datetime import datetime, time
-from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, Time
+from sqlalchemy import ForeignKey, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -28,75 +27,3 @@ class NudgeSettings(Base):
     # The scheduler's cursor: the next daily slot not yet planned (None: nothing to plan).
     next_daily_at: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime]
-
-
-class Device(Base):
-    __tablename__ = "devices"
-    __table_args__ = (CheckConstraint("provider IN ('expo', 'fcm', 'webhook')", name="provider"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    provider: Mapped[str] = mapped_column(String(16))
-    token: Mapped[str] = mapped_column(String(512), unique=True)
-    platform: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime]
-    disabled_at: Mapped[datetime | None]
-    disabled_reason: Mapped[str | None] = mapped_column(String(200))
-
-
-class Notification(Base):
-    """One nudge: the in-app inbox entry and the outbox row the dispatcher sends.
-
-    ``dedupe_key`` is unique, so creating the same nudge twice is harmless.
-    """
-
-    __tablename__ = "notifications"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'sending', 'delivered', 'dead', 'dropped')", name="status"
-        ),
-        Index("ix_notifications_due", "status", "next_attempt_at"),
-        Index("ix_notifications_user_created", "user_id", "created_at", "id"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
-    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    # What the inbox shows, and what a lock screen may show (discreet unless turned off).
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
-    push_title: Mapped[str] = mapped_column(String(200))
-    push_body: Mapped[str] = mapped_column(Text)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # The suggested gesture, so that none repeats within two weeks.
-    gesture: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime]
-    due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime]
-    claim_id: Mapped[uuid.UUID | None]
-    claimed_until: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    delivered_at: Mapped[datetime | None]
-    read_at: Mapped[datetime | None]
-
-
-class PushTicket(Base):
-    """A message the provider accepted for one device; its receipt is checked later."""
-
-    __tablename__ = "push_tickets"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    notification_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
-    )
-    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
-    ticket: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime]
-    receipt_checked_at: Mapped[datetime | None] = mapped_column(index=True)
-    receipt_status: Mapped[str | None] = mapped_column(String(32))

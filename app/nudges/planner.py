@@ -9,7 +9,7 @@ spring-forward gap happens when the gap ends, a time that happens twice counts o
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-from app.stats.days import wall_to_instant, zone
+from app.couples.calendar import wall_to_instant, zone
 
 
 def in_quiet_hours(at: time, quiet_start: time, quiet_end: time) -> bool:

@@ -2,10 +2,10 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.deps import ClockDep, CurrentUser, SessionDep
+from app.accounts.dependencies import CurrentUser
+from app.deps import ClockDep, SessionDep
 from app.errors import problem_responses
 from app.nudges import service
-from app.nudges.models import Device, Notification
 from app.nudges.schemas import (
     DeviceCreate,
     DevicePublic,
@@ -13,6 +13,7 @@ from app.nudges.schemas import (
     NudgeSettingsPublic,
     NudgeSettingsUpdate,
 )
+from app.outbox.models import Device, Notification
 from app.pagination import Page, PageParamsDep
 
 router = APIRouter(prefix="/v1/me", tags=["nudges"])

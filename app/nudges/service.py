@@ -1,16 +1,21 @@
-"""Nudge settings, devices and the in-app inbox."""
+"""Nudge settings, devices, the in-app inbox, and the nudge a partner gets when a bid waits
+for their answer."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
+from app.couples.models import CoupleMember
 from app.errors import NotFound
-from app.nudges import planner
-from app.nudges.models import Device, Notification, NudgeSettings
+from app.nudges import planner, texts
+from app.nudges.models import NudgeSettings
 from app.nudges.schemas import DeviceCreate, NudgeKinds, NudgeSettingsPublic, NudgeSettingsUpdate
+from app.outbox import service as outbox
+from app.outbox.models import Device, Notification
 from app.pagination import decode_instant_cursor, encode_instant_cursor, page_of
 
 DEFAULT_DAILY_TIME = time(19, 0)
@@ -186,3 +191,58 @@ def mark_read(
         notification.read_at = now
         session.flush()
     return notification
+
+
+def _partner_bid_key(recipient_id: uuid.UUID, bid_id: uuid.UUID) -> str:
+    return f"partner_bid:{recipient_id}:{bid_id}"
+
+
+def on_bid_logged(
+    session: Session,
+    *,
+    bid_id: uuid.UUID,
+    kind_label: str,
+    author_name: str,
+    recipient_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Tell the partner soon after a bid that waits for their answer (same transaction)."""
+    found = session.execute(
+        select(NudgeSettings, User.timezone)
+        .join(User, User.id == NudgeSettings.user_id)
+        .where(NudgeSettings.user_id == recipient_id)
+    ).one_or_none()
+    if found is None:
+        return
+    prefs, tz = found
+    if not (prefs.enabled and prefs.partner_bid):
+        return
+    due = planner.release_time(now, prefs.quiet_start, prefs.quiet_end, tz)
+    outbox.enqueue(
+        session,
+        [
+            outbox.message(
+                user_id=recipient_id,
+                kind="partner_bid",
+                dedupe_key=_partner_bid_key(recipient_id, bid_id),
+                words=texts.partner_bid(author_name, kind_label, prefs.discreet),
+                due_at=due,
+                now=now,
+                data={"bid_id": str(bid_id)},
+            )
+        ],
+    )
+
+
+def forget_bids(
+    session: Session, couple_id: uuid.UUID, author_id: uuid.UUID, bid_ids: Sequence[uuid.UUID]
+) -> None:
+    """Bids that are deleted take the partner's "your partner logged …" nudges with them,
+    sent or not: they name the bid, and the author chose to take it back."""
+    partner_ids = session.scalars(
+        select(CoupleMember.user_id).where(
+            CoupleMember.couple_id == couple_id, CoupleMember.user_id != author_id
+        )
+    ).all()
+    keys = [_partner_bid_key(partner, bid) for partner in partner_ids for bid in bid_ids]
+    outbox.withdraw(session, partner_ids, keys)

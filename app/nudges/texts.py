@@ -1,27 +1,17 @@
 """What a nudge says: in full in the in-app inbox, and on a lock screen only what the user
 allows. Discreet (the default) never names a kind of bid, and no push ever carries a note."""
 
-from dataclasses import dataclass
-
-from app.bids.kinds import BY_KIND
+from app.outbox.service import Texts
 
 APP_NAME = "Tend"
-
-
-@dataclass(frozen=True)
-class Texts:
-    title: str
-    body: str
-    push_title: str
-    push_body: str
 
 
 def _push(discreet: bool, title: str, body: str, discreet_body: str) -> tuple[str, str]:
     return (APP_NAME, discreet_body) if discreet else (title, body)
 
 
-def partner_bid(partner_name: str, kind: str, discreet: bool) -> Texts:
-    title = f"{partner_name} logged a moment with you: {BY_KIND[kind].label.lower()}"
+def partner_bid(partner_name: str, kind_label: str, discreet: bool) -> Texts:
+    title = f"{partner_name} logged a moment with you: {kind_label.lower()}"
     body = f"Did you notice? Let {partner_name} know how it landed."
     push_title, push_body = _push(discreet, title, body, f"{partner_name} logged a moment with you")
     return Texts(title, body, push_title, push_body)
@@ -41,10 +31,10 @@ def reconnect(partner_name: str, gesture_text: str, discreet: bool) -> Texts:
 
 
 def weekly_summary(
-    partner_name: str, bids: int, toward: int, answered: int, balance: float, discreet: bool
+    partner_name: str, bids: int, toward_rate: float | None, balance: float, discreet: bool
 ) -> Texts:
     title = f"Your week with {partner_name}"
-    rate = f", {round(100 * toward / answered)}% turned toward" if answered else ""
+    rate = "" if toward_rate is None else f", {round(100 * toward_rate)}% turned toward"
     moments = "1 moment" if bids == 1 else f"{bids} moments"
     body = f"{moments} this week{rate}. Your shared balance is {balance:.1f}."
     push_title, push_body = _push(discreet, title, body, "Your week in numbers is ready")

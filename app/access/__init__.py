@@ -8,10 +8,9 @@ to a coach while both partners consent; and to nobody else.
 
 import uuid
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, select
 
-from app.bids.models import Bid
-from app.coaching.models import CoachConsent
+from app.access.models import CoachConsent
 from app.couples.models import Couple, CoupleMember
 
 
@@ -24,8 +23,12 @@ def readable_couples(user_id: uuid.UUID) -> Select[Couple]:
     return select(Couple).where(Couple.id.in_(couple_ids_of_partner(user_id)))
 
 
-def readable_bids(user_id: uuid.UUID) -> Select[Bid]:
-    return select(Bid).where(Bid.couple_id.in_(couple_ids_of_partner(user_id)))
+def partner_may_read(
+    user_id: uuid.UUID, couple_id: SQLColumnExpression[uuid.UUID]
+) -> ColumnElement[bool]:
+    """The condition on a couple's rows (bids, days, ...) under which this user may read them:
+    each domain selects its own table and filters it by this, so the rule stays here."""
+    return couple_id.in_(couple_ids_of_partner(user_id))
 
 
 def couple_ids_consenting_to(coach_id: uuid.UUID) -> Select[uuid.UUID]:

@@ -3,7 +3,7 @@
 import logging
 import uuid
 
-from app.nudges.providers import PushMessage, PushOutcome
+from app.outbox.channels import PushMessage, PushOutcome
 
 log = logging.getLogger("tend.push")
 

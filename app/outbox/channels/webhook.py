@@ -2,8 +2,8 @@
 
 import httpx
 
-from app.nudges.providers import PushMessage, PushOutcome
-from app.nudges.providers.expo import retry_after_seconds
+from app.outbox.channels import PushMessage, PushOutcome
+from app.outbox.channels.expo import retry_after_seconds
 
 
 class WebhookProvider:

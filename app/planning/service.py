@@ -1,4 +1,4 @@
-"""Creating nudges: outbox rows with a unique dedupe key, so creating one twice is harmless.
+"""The daily planning of nudges, from what the couple's figures say.
 
 ``plan_due`` is the scheduler's planning step: it takes the users whose daily slot has come
 (batches locked with SKIP LOCKED, so several workers share the work), creates their daily
@@ -9,24 +9,24 @@ import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.models import User
 from app.bank import service as bank
-from app.bank.models import CoupleDay
-from app.bids.models import Bid
+from app.couples import calendar
 from app.couples.models import Couple, CoupleMember
-from app.db import among, insert_for, table_of
+from app.db import among, table_of
 from app.nudges import planner, texts
-from app.nudges.catalogue import GESTURES, Gesture
-from app.nudges.models import Notification, NudgeSettings
-from app.stats.days import local_day
+from app.nudges.models import NudgeSettings
+from app.outbox import service as outbox
+from app.outbox.models import Notification
+from app.planning.catalogue import GESTURES, Gesture
+from app.stats import service as stats
 
 log = logging.getLogger(__name__)
 
@@ -35,101 +35,6 @@ KIND_WINDOW = timedelta(days=30)
 RECONNECT_SILENCE = timedelta(hours=48)
 RECONNECT_EVERY = timedelta(days=3)
 WEEKLY_ON = 6  # Sunday
-
-
-def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert nudges; one whose dedupe key exists already is skipped, not an error."""
-    if rows:
-        # Core, not ORM: the planner inserts thousands of rows a batch.
-        session.execute(
-            insert_for(session)(table_of(Notification)).on_conflict_do_nothing(
-                index_elements=["dedupe_key"]
-            ),
-            rows,
-        )
-
-
-def _row(
-    *,
-    user_id: uuid.UUID,
-    kind: str,
-    dedupe_key: str,
-    words: texts.Texts,
-    due_at: datetime,
-    now: datetime,
-    data: dict[str, Any],
-    gesture: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4(),
-        "user_id": user_id,
-        "kind": kind,
-        "dedupe_key": dedupe_key,
-        "title": words.title,
-        "body": words.body,
-        "push_title": words.push_title,
-        "push_body": words.push_body,
-        "data": data,
-        "gesture": gesture,
-        "created_at": now,
-        "due_at": due_at,
-        "next_attempt_at": due_at,
-        "status": "pending",
-        "attempts": 0,
-    }
-
-
-def on_bid_logged(
-    session: Session, bid: Bid, author: User, recipient_id: uuid.UUID, now: datetime
-) -> None:
-    """Tell the partner soon after a bid that waits for their answer (same transaction)."""
-    if bid.response != "pending":
-        return
-    found = session.execute(
-        select(NudgeSettings, User.timezone)
-        .join(User, User.id == NudgeSettings.user_id)
-        .where(NudgeSettings.user_id == recipient_id)
-    ).one_or_none()
-    if found is None:
-        return
-    prefs, tz = found
-    if not (prefs.enabled and prefs.partner_bid):
-        return
-    due = planner.release_time(now, prefs.quiet_start, prefs.quiet_end, tz)
-    enqueue(
-        session,
-        [
-            _row(
-                user_id=recipient_id,
-                kind="partner_bid",
-                dedupe_key=f"partner_bid:{recipient_id}:{bid.id}",
-                words=texts.partner_bid(author.display_name, bid.kind, prefs.discreet),
-                due_at=due,
-                now=now,
-                data={"bid_id": str(bid.id)},
-            )
-        ],
-    )
-
-
-def forget_bids(
-    session: Session, couple_id: uuid.UUID, author_id: uuid.UUID, bid_ids: Sequence[uuid.UUID]
-) -> None:
-    """Bids that are deleted take the partner's "your partner logged …" nudges with them,
-    sent or not: they name the bid, and the author chose to take it back."""
-    partner_ids = session.scalars(
-        select(CoupleMember.user_id).where(
-            CoupleMember.couple_id == couple_id, CoupleMember.user_id != author_id
-        )
-    ).all()
-    keys = [f"partner_bid:{partner}:{bid}" for partner in partner_ids for bid in bid_ids]
-    for start in range(0, len(keys), 500):
-        session.execute(
-            delete(Notification).where(
-                Notification.user_id.in_(partner_ids),
-                Notification.dedupe_key.in_(keys[start : start + 500]),
-            )
-        )
 
 
 @dataclass
@@ -197,29 +102,6 @@ def _recent_gestures(
     return recent
 
 
-def _kind_counts(
-    session: Session, couple_ids: list[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, dict[str, int]]:
-    counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
-    for couple_id, kind, n in session.execute(
-        select(Bid.couple_id, Bid.kind, func.count())
-        .where(among(session, Bid.couple_id, couple_ids), Bid.occurred_at > now - KIND_WINDOW)
-        .group_by(Bid.couple_id, Bid.kind)
-    ):
-        counts[couple_id][kind] = n
-    return counts
-
-
-def _last_bid_at(session: Session, couple_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime]:
-    return dict(
-        session.execute(
-            select(Bid.couple_id, func.max(Bid.occurred_at))
-            .where(among(session, Bid.couple_id, couple_ids))
-            .group_by(Bid.couple_id)
-        ).all()
-    )
-
-
 def _last_reconnect(session: Session, user_ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
     return set(
         session.scalars(
@@ -242,26 +124,9 @@ def needs_reconnect(
     last = last_bid_at or couple.created_at
     if now - last >= RECONNECT_SILENCE:
         return True
-    today = local_day(now, couple.timezone, couple.day_start_hour)
+    today = calendar.day_of(couple, now)
     before = bank.balance_at_end_of(session, couple, today - timedelta(days=3))
     return before > 0 and bank.balance_now(session, couple, now) <= before / 2
-
-
-def _week_in_numbers(
-    session: Session, couple: Couple, day: date, now: datetime
-) -> tuple[int, int, int, float]:
-    row = session.execute(
-        select(
-            func.coalesce(func.sum(CoupleDay.bids), 0),
-            func.coalesce(func.sum(CoupleDay.toward), 0),
-            func.coalesce(func.sum(CoupleDay.toward + CoupleDay.away + CoupleDay.against), 0),
-        ).where(
-            CoupleDay.couple_id == couple.id,
-            CoupleDay.day > day - timedelta(days=7),
-            CoupleDay.day <= day,
-        )
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2]), bank.balance_now(session, couple, now)
 
 
 def _plan_user(
@@ -293,7 +158,7 @@ def _plan_user(
             kind = "daily_suggestion"
             words = texts.daily_suggestion(gesture.text, prefs.discreet)
         rows.append(
-            _row(
+            outbox.message(
                 user_id=user_id,
                 kind=kind,
                 # One of the two per local day: reconnect takes the daily slot's place.
@@ -306,19 +171,20 @@ def _plan_user(
             )
         )
     if prefs.weekly_summary and day.weekday() == WEEKLY_ON:
-        bids, toward, answered, balance = _week_in_numbers(session, pairing.couple, day, now)
+        week = stats.week_ending(session, pairing.couple, day)
+        balance = bank.balance_now(session, pairing.couple, now)
         iso_year, iso_week, _ = day.isocalendar()
         rows.append(
-            _row(
+            outbox.message(
                 user_id=user_id,
                 kind="weekly_summary",
                 dedupe_key=f"weekly:{user_id}:{iso_year}-W{iso_week:02d}",
                 words=texts.weekly_summary(
-                    pairing.partner_name, bids, toward, answered, balance, prefs.discreet
+                    pairing.partner_name, week.bids, week.toward_rate, balance, prefs.discreet
                 ),
                 due_at=due.slot,
                 now=now,
-                data={"bids": bids, "toward": toward, "answered": answered},
+                data={"bids": week.bids, "toward": week.toward, "answered": week.answered},
             )
         )
     return rows
@@ -343,8 +209,8 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
     pairings = _pairings(session, user_ids)
     couple_ids = list({p.couple.id for p in pairings.values()})
     recent = _recent_gestures(session, user_ids, now)
-    kind_counts = _kind_counts(session, couple_ids, now)
-    last_bids = _last_bid_at(session, couple_ids)
+    kind_counts = stats.kind_counts(session, couple_ids, since=now - KIND_WINDOW)
+    last_bids = stats.last_bid_at(session, couple_ids)
     reconnected = _last_reconnect(session, user_ids, now)
 
     rows: list[dict[str, Any]] = []
@@ -362,7 +228,7 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
             due.prefs.user_id in reconnected,
             now,
         )
-    enqueue(session, rows)
+    outbox.enqueue(session, rows)
 
     # Users of one batch mostly share their next slot: one UPDATE per distinct slot.
     moves: dict[datetime, list[uuid.UUID]] = defaultdict(list)

@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import Clock
 from app.config import Settings
 from app.db import among, table_of, transaction
-from app.nudges.models import Device, Notification, PushTicket
-from app.nudges.providers import PushMessage, PushOutcome, PushProvider, UnsupportedProvider
-from app.nudges.providers.expo import ExpoProvider
-from app.nudges.providers.log import LogProvider
-from app.nudges.providers.webhook import WebhookProvider
+from app.outbox.channels import PushMessage, PushOutcome, PushProvider, UnsupportedProvider
+from app.outbox.channels.expo import ExpoProvider
+from app.outbox.channels.log import LogProvider
+from app.outbox.channels.webhook import WebhookProvider
+from app.outbox.models import Device, Notification, PushTicket
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,16 @@ from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
 from app import access
+from app.access.models import CoachConsent
 from app.accounts.models import RefreshToken, User
 from app.bank.models import CoupleDay
+from app.bids import service as bids_service
 from app.bids.models import Bid, BidTombstone
-from app.coaching.models import CoachAccess, CoachConsent, CoachProfile
+from app.coaching.models import CoachAccess, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
-from app.nudges.models import Device, Notification, NudgeSettings, PushTicket
+from app.nudges.models import NudgeSettings
+from app.outbox.models import Device, Notification, PushTicket
 
 FORMAT = "tend-export/1"
 
@@ -75,7 +78,7 @@ def _couple(session: Session, couple: Couple, user_id: uuid.UUID) -> dict[str, A
     partner_ids = [m.user_id for m in members if m.user_id != user_id]
     partners = session.scalars(select(User).where(User.id.in_(partner_ids))).all()
     bids = session.scalars(
-        access.readable_bids(user_id)
+        bids_service.readable_bids(user_id)
         .where(Bid.couple_id == couple.id)
         .order_by(Bid.occurred_at, Bid.id)
     ).all()

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from app.couples.models import Couple
+
 
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
@@ -55,20 +57,21 @@ def day_end(day: date, timezone: str, day_start_hour: int) -> datetime:
     return day_start(day + timedelta(days=1), timezone, day_start_hour)
 
 
-def streaks(active_days: set[date], today: date, first_day: date) -> tuple[int, int]:
-    """(current streak, longest streak) of consecutive active days within [first_day, today].
+def week_start(day: date) -> date:
+    """The Monday that begins ``day``'s week: a couple's weeks run Monday to Sunday, local."""
+    return day - timedelta(days=day.weekday())
 
-    Today without activity yet does not break the current streak: it counts from yesterday.
-    """
-    current = 0
-    cursor = today if today in active_days else today - timedelta(days=1)
-    while cursor >= first_day and cursor in active_days:
-        current += 1
-        cursor -= timedelta(days=1)
-    longest = run = 0
-    cursor = first_day
-    while cursor <= today:
-        run = run + 1 if cursor in active_days else 0
-        longest = max(longest, run)
-        cursor += timedelta(days=1)
-    return current, longest
+
+# The same three, for a couple: its own time zone and day start hour.
+
+
+def day_of(couple: Couple, instant: datetime) -> date:
+    return local_day(instant, couple.timezone, couple.day_start_hour)
+
+
+def start_of(couple: Couple, day: date) -> datetime:
+    return day_start(day, couple.timezone, couple.day_start_hour)
+
+
+def end_of(couple: Couple, day: date) -> datetime:
+    return day_end(day, couple.timezone, couple.day_start_hour)

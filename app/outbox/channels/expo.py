@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from app.nudges.providers import PushMessage, PushOutcome, failed_all
+from app.outbox.channels import PushMessage, PushOutcome, failed_all
 
 SEND_PATH = "/--/api/v2/push/send"
 RECEIPTS_PATH = "/--/api/v2/push/getReceipts"
