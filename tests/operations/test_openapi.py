@@ -34,7 +34,7 @@ from app.openapi_doc import REGENERATE_COMMAND, main, openapi_document, render_o
 from tests.conftest import make_settings
 from tests.factories import assert_problem, invite, pair, register
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "docs" / "openapi.json"
 PROBLEM = "application/problem+json"
 METHODS = ("get", "put", "post", "delete", "patch")

@@ -10,7 +10,7 @@ import httpx
 from tests.conftest import TEST_SECRET
 from tests.processes import tend_server
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def quickstart() -> str:

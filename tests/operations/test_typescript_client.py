@@ -33,7 +33,7 @@ from app.outbox.models import Device
 from tests.conftest import TEST_SECRET, make_settings
 from tests.processes import tend_server
 
-CLIENT = Path(__file__).resolve().parents[1] / "clients" / "typescript"
+CLIENT = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 SCRIPT = CLIENT / "dist" / "first-week.js"
 
 Document = dict[str, Any]
