@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from app import hardening, scheduler
 from app.accounts.router import auth_router, me_router
+from app.admission import AdmissionMiddleware, Limits
 from app.bank.router import router as bank_router
 from app.bids.router import router as bids_router
 from app.clock import Clock, SystemClock
@@ -51,7 +53,11 @@ def create_app(
     engine: Engine | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     clock = clock or SystemClock()
     session_factory = make_session_factory(engine)
     runtime = scheduler.Runtime(settings=settings, clock=clock, session_factory=session_factory)
@@ -60,6 +66,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.generated_secret_key:
             log.warning("TEND_SECRET_KEY is not set: using a random key for this process only")
+        # The pool every plain `def` dependency and endpoint runs on; admission keeps the
+        # requests inside below it (app.admission).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_size
         background = None
         if settings.scheduler == "on":
             background = scheduler.background(runtime)
@@ -89,6 +98,20 @@ def create_app(
 
     install_error_handlers(app)
     hardening.install(app, settings, outermost=[RequestContextMiddleware])
+    # Outside every other middleware of the app, so a request refused or waiting costs
+    # nothing but its place in the line.
+    app.add_middleware(
+        AdmissionMiddleware,
+        limits=Limits(
+            in_flight=settings.admission_in_flight,
+            queue=settings.admission_queue,
+            account_in_flight=settings.admission_account_in_flight,
+            account_queue=settings.admission_account_queue,
+            wait_seconds=settings.admission_wait_seconds,
+        ),
+        secret_key=settings.secret_key,
+        now=clock.now,
+    )
     routers = (
         health_router,
         metrics_router,
