@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     thread_pool_size: int = Field(default=40, ge=4, le=1000)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
-    admission_in_flight: int = Field(default=16, ge=1)
+    admission_in_flight: int = Field(default=8, ge=1)
     # Requests waiting for a place (on the event loop, holding nothing); the next is 503.
     admission_queue: int = Field(default=2048, ge=0)
     # One account's requests inside at once, and waiting; the next one waiting is 429.

@@ -1,5 +1,6 @@
 """Running Tend's own command as a newcomer would: real processes on 127.0.0.1."""
 
+import json
 import os
 import socket
 import subprocess
@@ -8,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -100,3 +102,54 @@ def tend_server(
         yield base
     finally:
         stop(process)
+
+
+# Asks GET /healthz every 10 ms on one kept-alive connection until its stdin closes, then
+# prints the latencies (ms) and the failed answers as JSON.
+_HEALTHZ_PROBE = """
+import json, sys, threading, time, httpx
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+latencies, failures = [], 0
+with httpx.Client(base_url=sys.argv[1], timeout=60) as client:
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            failures += client.get("/healthz").status_code != 200
+        except httpx.HTTPError:
+            failures += 1
+        latencies.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.01)
+print(json.dumps({"latencies": latencies, "failures": failures}))
+"""
+
+
+@dataclass
+class HealthzProbe:
+    latencies: list[float] = field(default_factory=list)  # ms
+    failures: int = 0
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+@contextmanager
+def healthz_probe(base_url: str) -> Iterator[HealthzProbe]:
+    """GET /healthz every 10 ms from a process of its own (a load generator in this one
+    would slow it down) while the block runs; the probe's figures are filled in after."""
+    probe = HealthzProbe()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HEALTHZ_PROBE, base_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(0.3)  # polling before the block's load starts
+        yield probe
+    finally:
+        output, _ = process.communicate(input="", timeout=120)
+    result = json.loads(output)
+    probe.latencies, probe.failures = result["latencies"], result["failures"]
