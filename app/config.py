@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     # A request that waited this long for a place is answered 503 with Retry-After.
     admission_wait_seconds: float = Field(default=30, gt=0)
     # /readyz's own wait for the database.
-    readyz_timeout_seconds: float = Field(default=2, gt=0)
+    readyz_timeout_seconds: float = Field(default=5, gt=0)
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -10,7 +10,6 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import migrations
@@ -36,10 +35,6 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-def _revisions(engine: Engine) -> tuple[str | None, str]:
-    return migrations.current_revision(engine), migrations.head_revision()
-
-
 @router.get(
     "/readyz",
     operation_id="readyz",
@@ -50,18 +45,21 @@ async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
     if not hasattr(state, "readiness_threads"):
         state.readiness_threads = anyio.CapacityLimiter(_READINESS_THREADS)
+    head = migrations.head_revision()  # read at start (create_app), cached since
     current: str | None = None
     reached = False
     with anyio.move_on_after(state.settings.readyz_timeout_seconds):
         try:
-            current, head = await anyio.to_thread.run_sync(
-                _revisions, state.engine, limiter=state.readiness_threads, abandon_on_cancel=True
+            current = await anyio.to_thread.run_sync(
+                migrations.current_revision,
+                state.engine,
+                limiter=state.readiness_threads,
+                abandon_on_cancel=True,
             )
             reached = True
         except SQLAlchemyError:
             pass
     if not reached:
-        head = migrations.head_revision()
         body = Readiness(
             status="unavailable", database="unreachable", migration=None, expected_migration=head
         )

@@ -11,7 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from app import hardening, scheduler
+from app import hardening, migrations, scheduler
 from app.accounts.router import auth_router, me_router
 from app.admission import AdmissionMiddleware, Limits
 from app.bank.router import router as bank_router
@@ -60,6 +60,8 @@ def create_app(
     )
     clock = clock or SystemClock()
     session_factory = make_session_factory(engine)
+    # Read the migration scripts now, not in the first /readyz, which must answer fast.
+    migrations.head_revision()
     runtime = scheduler.Runtime(settings=settings, clock=clock, session_factory=session_factory)
 
     @asynccontextmanager
