@@ -35,8 +35,9 @@ def start(args: list[str], env: dict[str, str], **popen: object) -> subprocess.P
     return subprocess.Popen([TEND, *args], env=env, text=True, **popen)  # type: ignore[call-overload, no-any-return]
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    """Until /readyz answers 200; fails early if the process died."""
+def wait_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 180) -> None:
+    """Until /readyz answers 200; fails early if the process died. Generous: on a shared
+    2-core machine under other test runs, starting two server processes took over 60 s."""
     deadline = time.monotonic() + timeout
     while True:
         try:
