@@ -120,6 +120,8 @@ with httpx.Client(base_url=sys.argv[1], timeout=60) as client:
         except httpx.HTTPError:
             failures += 1
         latencies.append((time.perf_counter() - started) * 1000)
+        if len(latencies) == 1:
+            print("polling", flush=True)
         time.sleep(0.01)
 print(json.dumps({"latencies": latencies, "failures": failures}))
 """
@@ -148,9 +150,10 @@ def healthz_probe(base_url: str) -> Iterator[HealthzProbe]:
         text=True,
     )
     try:
-        time.sleep(0.3)  # polling before the block's load starts
+        assert process.stdout is not None
+        process.stdout.readline()  # its first answer came: polling before the load starts
         yield probe
     finally:
         output, _ = process.communicate(input="", timeout=120)
-    result = json.loads(output)
+    result = json.loads(output.splitlines()[-1])
     probe.latencies, probe.failures = result["latencies"], result["failures"]
