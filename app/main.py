@@ -136,7 +136,8 @@ def create_app(
 def _complete_openapi(app: FastAPI) -> None:
     """Name the shared Problem schema, and document the answers that middleware and
     dependencies give every route of a kind: 413 wherever a body is read, 401 wherever a
-    token is required, 503 while the database is away. Every error is documented as
+    token is required (and 429 beyond an account's share of admission's line), 503 while
+    the database is away or the line is full. Every error is documented as
     problem+json only; request bodies get their model's examples, and the problems whose
     words do not depend on the operation an example each. Generic models' schemas take the
     names their classes give them, and answer fields typed looser than what the server
@@ -161,6 +162,8 @@ def _complete_openapi(app: FastAPI) -> None:
                     responses.setdefault("413", problem_response_doc(413))
                 if operation.get("security"):
                     responses.setdefault("401", problem_response_doc(401))
+                    if path.startswith("/v1/"):  # one account's share of admission's line
+                        responses.setdefault("429", problem_response_doc(429))
                 if path.startswith("/v1/"):
                     responses.setdefault("503", problem_response_doc(503))
                 _problems_only(responses)
