@@ -22,14 +22,16 @@ others wait here, on the event loop, holding no thread, no connection and no loc
 
 Requests without a valid token (register, login, …) share one turn and no account limit:
 behind a proxy they all come from one address, and login failures are limited elsewhere.
-/healthz and /readyz never wait here; they answer from the event loop.
+/healthz and /readyz never wait here; they answer from the event loop. On SQLite, writes
+(every method but GET, HEAD and OPTIONS) also take turns for the one writer's place
+before they take a place inside, so a read is not kept out by writers that only wait.
 """
 
 import asyncio
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -42,6 +44,7 @@ from app.errors import problem_response
 _FIRST_SERVICE_SECONDS = 0.05
 _MAX_RETRY_AFTER_SECONDS = 60
 UNAVAILABLE_DETAIL = "The service is briefly unavailable; try again shortly."
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Key = UUID | None
 
@@ -163,10 +166,14 @@ class AdmissionMiddleware:
         limits: Limits,
         secret_key: str,
         now: Callable[[], datetime],
+        one_writer: bool = False,
         exempt: frozenset[str] = frozenset({"/healthz", "/readyz"}),
     ) -> None:
         self.app = app
         self.admission = Admission(limits)
+        # SQLite takes one writer at a time: the others wait here, in turns, rather than
+        # on a thread for the process's writer lock, whose wait ends in 503 after 10 s.
+        self.writers = Admission(replace(limits, in_flight=1)) if one_writer else None
         self.secret_key = secret_key
         self.now = now
         self.exempt = exempt
@@ -191,17 +198,28 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         key = self._account(scope)
+        writers = self.writers if scope["method"] not in _READS else None
+        loop = asyncio.get_running_loop()
         try:
-            await self.admission.enter(key)
+            if writers is not None:
+                await writers.enter(key)
+            try:
+                await self.admission.enter(key)
+            except BaseException:
+                if writers is not None:
+                    writers.leave(key, 0.0)
+                raise
         except Refused as refused:
             await _refusal(refused)(scope, receive, send)
             return
-        loop = asyncio.get_running_loop()
         started = loop.time()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.admission.leave(key, loop.time() - started)
+            seconds = loop.time() - started
+            self.admission.leave(key, seconds)
+            if writers is not None:
+                writers.leave(key, seconds)
 
 
 def _refusal(refused: Refused) -> ASGIApp:

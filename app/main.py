@@ -113,6 +113,7 @@ def create_app(
         ),
         secret_key=settings.secret_key,
         now=clock.now,
+        one_writer=engine.dialect.name == "sqlite",
     )
     routers = (
         health_router,
