@@ -72,6 +72,10 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_config=None,
         proxy_headers=True,
+        # uvicorn restarts a server process that does not answer its ping within this
+        # time; on a loaded host, starting one (imports, the app) takes longer than the
+        # default 5 s, and the restarts never end.
+        timeout_worker_healthcheck=60,
     )
     return 0
 

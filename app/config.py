@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 MIN_SECRET_KEY_LENGTH = 32
+# Threads and connections kept free of the admitted requests (see Settings).
+ADMISSION_RESERVE = 2
 
 
 class Environment(StrEnum):
@@ -65,6 +67,23 @@ class Settings(BaseSettings):
     # the phone app is not a browser and the coach dashboard is served from this origin.
     cors_origins: str = ""
 
+    # How many requests one server process works on inside its database section at once,
+    # below both pools (README, "Bursts"): each uses one thread and one connection at a
+    # time, so the one holding a lock can always take its next step.
+    thread_pool_size: int = Field(default=40, ge=4, le=1000)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    admission_in_flight: int = Field(default=8, ge=1)
+    # Requests waiting for a place (on the event loop, holding nothing); the next is 503.
+    admission_queue: int = Field(default=2048, ge=0)
+    # One account's requests inside at once, and waiting; the next one waiting is 429.
+    admission_account_in_flight: int = Field(default=4, ge=1)
+    admission_account_queue: int = Field(default=512, ge=0)
+    # A request that waited this long for a place is answered 503 with Retry-After.
+    admission_wait_seconds: float = Field(default=30, gt=0)
+    # /readyz's own wait for the database.
+    readyz_timeout_seconds: float = Field(default=5, gt=0)
+
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     # /docs, /redoc and /openapi.json: on by default, off in production unless set to true.
@@ -98,6 +117,22 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"TEND_CORS_ORIGINS must list exact origins like https://app.example.com, "
                     f"not {origin!r}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _admission_fits_the_pools(self) -> "Settings":
+        # Two of each are kept for what runs beside the requests: /readyz and the
+        # in-process scheduler.
+        for name, pool in (
+            ("TEND_THREAD_POOL_SIZE", self.thread_pool_size),
+            ("TEND_DB_POOL_SIZE + TEND_DB_MAX_OVERFLOW", self.db_pool_size + self.db_max_overflow),
+        ):
+            if self.admission_in_flight > pool - ADMISSION_RESERVE:
+                raise ValueError(
+                    f"TEND_ADMISSION_IN_FLIGHT ({self.admission_in_flight}) must be at most "
+                    f"{name} ({pool}) - {ADMISSION_RESERVE}: a request holding a lock must "
+                    "always find a free thread and connection"
                 )
         return self
 

@@ -96,6 +96,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # A failing statement's error message must not carry its parameters (notes, emails).
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):  # one connection per thread, no pool
+            kwargs.pop("pool_size", None)
+            kwargs.pop("max_overflow", None)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

@@ -206,8 +206,8 @@ _DESCRIPTIONS = {
     410: "No longer available",
     413: "Request body too large",
     422: "Invalid input; `errors` lists the fields",
-    429: "Too many attempts; see Retry-After",
-    503: "Briefly unavailable (the database is away); retry after Retry-After",
+    429: "Too many attempts or requests at once; see Retry-After",
+    503: "Briefly unavailable (database away, or too many waiting); retry after Retry-After",
 }
 
 

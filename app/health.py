@@ -1,5 +1,12 @@
-"""Liveness and readiness: is the process up, and is its database reachable and migrated."""
+"""Liveness and readiness: is the process up, and is its database reachable and migrated.
 
+Both answer from the event loop: they never wait for the request threads, a database lock
+or a place in admission's line (app.admission). Readiness asks the database on a thread
+of its own, and gives up after TEND_READYZ_TIMEOUT_SECONDS.
+"""
+
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -8,6 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import migrations
 
 router = APIRouter(tags=["operations"])
+# Threads for readiness checks, apart from the pool the requests run on.
+_READINESS_THREADS = 2
 
 
 class Health(BaseModel):
@@ -22,7 +31,7 @@ class Readiness(BaseModel):
 
 
 @router.get("/healthz", operation_id="healthz", summary="The process is alive")
-def healthz() -> Health:
+async def healthz() -> Health:
     return Health(status="ok")
 
 
@@ -32,11 +41,25 @@ def healthz() -> Health:
     summary="The database is reachable and migrated to the latest revision",
     responses={503: {"model": Readiness, "description": "Not ready"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    head = migrations.head_revision()
-    try:
-        current = migrations.current_revision(request.app.state.engine)
-    except SQLAlchemyError:
+async def readyz(request: Request) -> JSONResponse:
+    state = request.app.state
+    if not hasattr(state, "readiness_threads"):
+        state.readiness_threads = anyio.CapacityLimiter(_READINESS_THREADS)
+    head = migrations.head_revision()  # read at start (create_app), cached since
+    current: str | None = None
+    reached = False
+    with anyio.move_on_after(state.settings.readyz_timeout_seconds):
+        try:
+            current = await anyio.to_thread.run_sync(
+                migrations.current_revision,
+                state.engine,
+                limiter=state.readiness_threads,
+                abandon_on_cancel=True,
+            )
+            reached = True
+        except SQLAlchemyError:
+            pass
+    if not reached:
         body = Readiness(
             status="unavailable", database="unreachable", migration=None, expected_migration=head
         )

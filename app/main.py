@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from app import hardening, scheduler
+from app import hardening, migrations, scheduler
 from app.accounts.router import auth_router, me_router
+from app.admission import AdmissionMiddleware, Limits
 from app.bank.router import router as bank_router
 from app.bids.router import router as bids_router
 from app.clock import Clock, SystemClock
@@ -53,15 +55,24 @@ def create_app(
     engine: Engine | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     clock = clock or SystemClock()
     session_factory = make_session_factory(engine)
+    # Read the migration scripts now, not in the first /readyz, which must answer fast.
+    migrations.head_revision()
     runtime = scheduler.Runtime(settings=settings, clock=clock, session_factory=session_factory)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.generated_secret_key:
             log.warning("TEND_SECRET_KEY is not set: using a random key for this process only")
+        # The pool every plain `def` dependency and endpoint runs on; admission keeps the
+        # requests inside below it (app.admission).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_size
         background = None
         if settings.scheduler == "on":
             background = scheduler.background(runtime)
@@ -91,6 +102,21 @@ def create_app(
 
     install_error_handlers(app)
     hardening.install(app, settings, outermost=[RequestContextMiddleware])
+    # Outside every other middleware of the app, so a request refused or waiting costs
+    # nothing but its place in the line.
+    app.add_middleware(
+        AdmissionMiddleware,
+        limits=Limits(
+            in_flight=settings.admission_in_flight,
+            queue=settings.admission_queue,
+            account_in_flight=settings.admission_account_in_flight,
+            account_queue=settings.admission_account_queue,
+            wait_seconds=settings.admission_wait_seconds,
+        ),
+        secret_key=settings.secret_key,
+        now=clock.now,
+        one_writer=engine.dialect.name == "sqlite",
+    )
     routers = (
         health_router,
         metrics_router,
@@ -118,7 +144,8 @@ def create_app(
 def _complete_openapi(app: FastAPI) -> None:
     """Name the shared Problem schema, and document the answers that middleware and
     dependencies give every route of a kind: 413 wherever a body is read, 401 wherever a
-    token is required, 503 while the database is away. Every error is documented as
+    token is required (and 429 beyond an account's share of admission's line), 503 while
+    the database is away or the line is full. Every error is documented as
     problem+json only; request bodies get their model's examples, and the problems whose
     words do not depend on the operation an example each. Generic models' schemas take the
     names their classes give them, and answer fields typed looser than what the server
@@ -143,6 +170,8 @@ def _complete_openapi(app: FastAPI) -> None:
                     responses.setdefault("413", problem_response_doc(413))
                 if operation.get("security"):
                     responses.setdefault("401", problem_response_doc(401))
+                    if path.startswith("/v1/"):  # one account's share of admission's line
+                        responses.setdefault("429", problem_response_doc(429))
                 if path.startswith("/v1/"):
                     responses.setdefault("503", problem_response_doc(503))
                 _problems_only(responses)

@@ -9,7 +9,8 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from jose import JWTError, jwt
 from passlib.context import CryptContext
@@ -77,11 +78,22 @@ def create_access_token(
 
 
 def decode_access_token(token: str, *, secret_key: str, now: datetime) -> AccessClaims:
+    claims = _verified_claims(token, secret_key)
+    # Expiry is checked against Tend's clock, not the library's.
+    if now.timestamp() >= claims.expires_at.timestamp():
+        raise InvalidToken("expired")
+    return claims
+
+
+# A phone sends the same access token with every request for its lifetime, and checking
+# its signature costs about half a millisecond of CPU: each token is checked once. What
+# can change (expiry, the session version) is checked on every use, outside the cache.
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret_key: str) -> AccessClaims:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != JWT_ALGORITHM:
             raise InvalidToken("unexpected algorithm")
-        # Expiry is checked against Tend's clock below, not the library's.
         claims = jwt.decode(
             token,
             secret_key,
@@ -98,8 +110,6 @@ def decode_access_token(token: str, *, secret_key: str, now: datetime) -> Access
     exp, iat, sub, ver = claims.get("exp"), claims.get("iat"), claims.get("sub"), claims.get("ver")
     if not isinstance(exp, int) or not isinstance(iat, int) or not isinstance(ver, int):
         raise InvalidToken("bad exp, iat or ver")
-    if now.timestamp() >= exp:
-        raise InvalidToken("expired")
     try:
         user_id = uuid.UUID(str(sub))
     except ValueError as exc:
@@ -107,8 +117,8 @@ def decode_access_token(token: str, *, secret_key: str, now: datetime) -> Access
     return AccessClaims(
         user_id=user_id,
         session_version=ver,
-        issued_at=datetime.fromtimestamp(iat, tz=now.tzinfo),
-        expires_at=datetime.fromtimestamp(exp, tz=now.tzinfo),
+        issued_at=datetime.fromtimestamp(iat, tz=UTC),
+        expires_at=datetime.fromtimestamp(exp, tz=UTC),
     )
 
 

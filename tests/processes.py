@@ -1,5 +1,6 @@
 """Running Tend's own command as a newcomer would: real processes on 127.0.0.1."""
 
+import json
 import os
 import socket
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -34,8 +36,9 @@ def start(args: list[str], env: dict[str, str], **popen: object) -> subprocess.P
     return subprocess.Popen([TEND, *args], env=env, text=True, **popen)  # type: ignore[call-overload, no-any-return]
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    """Until /readyz answers 200; fails early if the process died."""
+def wait_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 180) -> None:
+    """Until /readyz answers 200; fails early if the process died. Generous: on a shared
+    2-core machine under other test runs, starting two server processes took over 60 s."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -88,3 +91,57 @@ def tend_server(
         yield base
     finally:
         stop(process)
+
+
+# Asks GET /healthz every 10 ms on one kept-alive connection until its stdin closes, then
+# prints the latencies (ms) and the failed answers as JSON.
+_HEALTHZ_PROBE = """
+import json, sys, threading, time, httpx
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+latencies, failures = [], 0
+with httpx.Client(base_url=sys.argv[1], timeout=60) as client:
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            failures += client.get("/healthz").status_code != 200
+        except httpx.HTTPError:
+            failures += 1
+        latencies.append((time.perf_counter() - started) * 1000)
+        if len(latencies) == 1:
+            print("polling", flush=True)
+        time.sleep(0.01)
+print(json.dumps({"latencies": latencies, "failures": failures}))
+"""
+
+
+@dataclass
+class HealthzProbe:
+    latencies: list[float] = field(default_factory=list)  # ms
+    failures: int = 0
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+@contextmanager
+def healthz_probe(base_url: str) -> Iterator[HealthzProbe]:
+    """GET /healthz every 10 ms from a process of its own (a load generator in this one
+    would slow it down) while the block runs; the probe's figures are filled in after."""
+    probe = HealthzProbe()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HEALTHZ_PROBE, base_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()  # its first answer came: polling before the load starts
+        yield probe
+    finally:
+        output, _ = process.communicate(input="", timeout=120)
+    result = json.loads(output.splitlines()[-1])
+    probe.latencies, probe.failures = result["latencies"], result["failures"]
