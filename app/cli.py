@@ -9,6 +9,8 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -17,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import admin, demo, metrics, migrations, scheduler
 from app.clock import SystemClock
-from app.config import Environment, get_settings
-from app.db import make_engine, make_session_factory
+from app.config import Environment, Settings, get_settings
+from app.db import make_session_factory, settings_engine
 from app.errors import AppError
 from app.observability import configure_logging
 from app.progress import Progress
@@ -28,15 +30,14 @@ log = logging.getLogger("tend")
 
 def _migrate(_args: argparse.Namespace) -> int:
     settings = get_settings()
-    migrations.upgrade(settings.database_url)
+    migrations.upgrade(settings.database_url, pgbouncer=settings.pgbouncer)
     print(f"database migrated to {migrations.head_revision()}")
     return 0
 
 
 def _require_migrated() -> str | None:
     """None when the database is at head, else what to do about it."""
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = settings_engine(get_settings())
     try:
         current = migrations.current_revision(engine)
     except Exception as exc:
@@ -76,14 +77,30 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _worker_alive(settings: Settings) -> str | None:
+    """None when the worker's heartbeat is fresh, else what is wrong."""
+    path = settings.heartbeat_path
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return f"no heartbeat at {path}: no worker has started here"
+    if age > scheduler.HEARTBEAT_STALE_SECONDS:
+        return f"the worker's last heartbeat ({path}) is {age:.0f} s old"
+    return None
+
+
+def _worker(args: argparse.Namespace) -> int:
+    if args.check:
+        problem = _worker_alive(get_settings())
+        print(f"tend worker --check: {problem or 'alive'}", file=sys.stderr if problem else None)
+        return 1 if problem else 0
     problem = _require_migrated()
     if problem:
         print(f"tend worker: {problem}", file=sys.stderr)
         return 2
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    engine = make_engine(settings.database_url)
+    engine = settings_engine(settings)
     runtime = scheduler.Runtime(
         settings=settings, clock=SystemClock(), session_factory=make_session_factory(engine)
     )
@@ -103,7 +120,7 @@ def _database(command: str) -> Iterator[sessionmaker[Session] | None]:
         print(f"tend {command}: {problem}", file=sys.stderr)
         yield None
         return
-    engine = make_engine(get_settings().database_url)
+    engine = settings_engine(get_settings())
     try:
         yield make_session_factory(engine)
     finally:
@@ -227,6 +244,22 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _healthcheck(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if settings.heartbeat_path.exists():  # this container runs `tend worker`
+        problem = _worker_alive(settings)
+    else:
+        url = f"http://127.0.0.1:{os.environ.get('TEND_PORT', '8000')}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                problem = None if response.status == 200 else f"{url} answered {response.status}"
+        except OSError as exc:
+            problem = f"{url}: {exc}"
+    if problem:
+        print(f"tend healthcheck: {problem}", file=sys.stderr)
+    return 1 if problem else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tend", description="Tend's backend.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -247,7 +280,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="run only the scheduler, for many-replica deployments"
     )
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if a worker on this machine wrote its heartbeat (TEND_WORKER_HEARTBEAT_FILE) "
+        f"within {scheduler.HEARTBEAT_STALE_SECONDS} s, else 1: a container health check",
+    )
     worker.set_defaults(func=_worker)
+
+    healthcheck = commands.add_parser(
+        "healthcheck",
+        help="the Docker image's health check: the worker's heartbeat where `tend worker` "
+        "runs, else GET /healthz on 127.0.0.1:$TEND_PORT (8000)",
+    )
+    healthcheck.set_defaults(func=_healthcheck)
 
     demo_command = commands.add_parser(
         "demo",

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from app import hardening, scheduler
+from app import apidocs, hardening, scheduler
 from app.accounts.router import auth_router, me_router
 from app.bank.router import router as bank_router
 from app.bids.router import router as bids_router
@@ -20,7 +20,7 @@ from app.coaching.router import coach_router
 from app.coaching.router import couple_router as consent_router
 from app.config import Settings, get_settings
 from app.couples.router import router as couples_router
-from app.db import make_engine, make_session_factory
+from app.db import make_session_factory, settings_engine
 from app.errors import (
     PROBLEM_BASE,
     PROBLEM_JSON,
@@ -51,7 +51,7 @@ def create_app(
     engine: Engine | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or settings_engine(settings)
     clock = clock or SystemClock()
     session_factory = make_session_factory(engine)
     runtime = scheduler.Runtime(settings=settings, clock=clock, session_factory=session_factory)
@@ -77,10 +77,13 @@ def create_app(
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # app.apidocs serves them, with their scripts
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    if docs:
+        apidocs.install(app)
+    apidocs.install_home(app, docs=docs)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
