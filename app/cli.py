@@ -9,17 +9,15 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import admin, demo, metrics, migrations, scheduler
+from app import admin, demo, heartbeat, metrics, migrations, scheduler
 from app.clock import SystemClock
-from app.config import Environment, Settings, get_settings
+from app.config import Environment, get_settings
 from app.db import make_session_factory, settings_engine
 from app.errors import AppError
 from app.observability import configure_logging
@@ -77,23 +75,9 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker_alive(settings: Settings) -> str | None:
-    """None when the worker's heartbeat is fresh, else what is wrong."""
-    path = settings.heartbeat_path
-    try:
-        age = time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return f"no heartbeat at {path}: no worker has started here"
-    if age > scheduler.HEARTBEAT_STALE_SECONDS:
-        return f"the worker's last heartbeat ({path}) is {age:.0f} s old"
-    return None
-
-
 def _worker(args: argparse.Namespace) -> int:
     if args.check:
-        problem = _worker_alive(get_settings())
-        print(f"tend worker --check: {problem or 'alive'}", file=sys.stderr if problem else None)
-        return 1 if problem else 0
+        return heartbeat.check("worker")
     problem = _require_migrated()
     if problem:
         print(f"tend worker: {problem}", file=sys.stderr)
@@ -245,19 +229,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _healthcheck(_args: argparse.Namespace) -> int:
-    settings = get_settings()
-    if settings.heartbeat_path.exists():  # this container runs `tend worker`
-        problem = _worker_alive(settings)
-    else:
-        url = f"http://127.0.0.1:{os.environ.get('TEND_PORT', '8000')}/healthz"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                problem = None if response.status == 200 else f"{url} answered {response.status}"
-        except OSError as exc:
-            problem = f"{url}: {exc}"
-    if problem:
-        print(f"tend healthcheck: {problem}", file=sys.stderr)
-    return 1 if problem else 0
+    return heartbeat.check("healthcheck")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="exit 0 if a worker on this machine wrote its heartbeat (TEND_WORKER_HEARTBEAT_FILE) "
-        f"within {scheduler.HEARTBEAT_STALE_SECONDS} s, else 1: a container health check",
+        f"within {heartbeat.HEARTBEAT_STALE_SECONDS} s, else 1: a container health check",
     )
     worker.set_defaults(func=_worker)
 

@@ -8,14 +8,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import housekeeping
+from app import heartbeat, housekeeping
 from app.clock import Clock
 from app.config import Settings
 from app.db import transaction
@@ -23,11 +22,6 @@ from app.nudges import dispatcher, outbox
 from app.nudges.dispatcher import Providers
 
 log = logging.getLogger(__name__)
-
-# `tend worker` touches its heartbeat file this often; `tend worker --check` calls a worker
-# dead when the file is older than HEARTBEAT_STALE_SECONDS (its scheduler loop stopped).
-HEARTBEAT_SECONDS = 10
-HEARTBEAT_STALE_SECONDS = 60
 
 
 @dataclass
@@ -104,22 +98,17 @@ def background(runtime: Runtime) -> BackgroundScheduler:
     return scheduler
 
 
-def beat(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-
-
 def blocking(runtime: Runtime) -> BlockingScheduler:
     """The worker's scheduler, with the heartbeat that `tend worker --check` reads."""
     scheduler = BlockingScheduler(timezone="UTC")
     _add_jobs(scheduler, runtime)
     path = runtime.settings.heartbeat_path
-    beat(path)
+    heartbeat.beat(path)
     scheduler.add_job(
-        beat,
+        heartbeat.beat,
         "interval",
         args=[path],
-        seconds=HEARTBEAT_SECONDS,
+        seconds=heartbeat.HEARTBEAT_SECONDS,
         id="heartbeat",
         max_instances=1,
         coalesce=True,
