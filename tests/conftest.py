@@ -102,6 +102,9 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "database_url": url,
         "secret_key": TEST_SECRET,
         "scheduler": "off",
+        # Webhook tests push to fake servers on 127.0.0.1 (tests/test_webhook_guard.py
+        # turns this off to see private addresses refused).
+        "webhook_allow_private": True,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -2,10 +2,11 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.deps import ClockDep, CurrentUser, SessionDep
-from app.errors import problem_responses
+from app.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
+from app.errors import Invalid, problem_responses
 from app.nudges import service
 from app.nudges.models import Device, Notification
+from app.nudges.providers import webhook
 from app.nudges.schemas import (
     DeviceCreate,
     DevicePublic,
@@ -78,8 +79,17 @@ def put_nudge_settings(
     },
 )
 def register_device(
-    body: DeviceCreate, user: CurrentUser, session: SessionDep, clock: ClockDep, response: Response
+    body: DeviceCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> DevicePublic:
+    if body.provider == "webhook" and not settings.webhook_allow_private:
+        refused = webhook.refusal(body.token)
+        if refused:
+            raise Invalid(refused, field="token")
     device, created = service.register_device(session, user, body, clock.now())
     if not created:
         response.status_code = status.HTTP_200_OK
