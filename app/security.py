@@ -17,6 +17,9 @@ from passlib.context import CryptContext
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value
 ISSUER = "tend"
+# Replicas' clocks may differ by a little; a token issued further ahead than this was not
+# issued by any of them at the time it claims, so it is refused.
+ISSUED_AT_LEEWAY_SECONDS = 30
 
 _passwords = CryptContext(
     schemes=["argon2"],
@@ -100,6 +103,8 @@ def decode_access_token(token: str, *, secret_key: str, now: datetime) -> Access
         raise InvalidToken("bad exp, iat or ver")
     if now.timestamp() >= exp:
         raise InvalidToken("expired")
+    if iat > now.timestamp() + ISSUED_AT_LEEWAY_SECONDS:
+        raise InvalidToken("issued in the future")
     try:
         user_id = uuid.UUID(str(sub))
     except ValueError as exc:
