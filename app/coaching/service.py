@@ -227,7 +227,7 @@ def visible_couple(session: Session, coach: User, couple_id: uuid.UUID) -> Coupl
 class CoupleSummary:
     couple_id: uuid.UUID
     first_names: list[str]
-    since: datetime
+    since: date
     last_active_day: date | None
     balance: float
     toward_rate_30d: float | None
@@ -282,7 +282,7 @@ def consenting_couples(
             CoupleSummary(
                 couple_id=couple.id,
                 first_names=[first_name(p.display_name) for p in _partners(session, couple.id)],
-                since=since or couple.created_at,
+                since=local_day(since or couple.created_at, couple.timezone, couple.day_start_hour),
                 last_active_day=last_active,
                 balance=bank.balance_now(session, couple, now),
                 toward_rate_30d=_toward_rate(int(toward), int(answered)),
