@@ -27,7 +27,7 @@ venv: $(STAMP)
 DEMO ?= 1
 run: $(STAMP)
 	$(BIN)/tend migrate
-	$(if $(filter 1,$(DEMO)),$(BIN)/tend demo --if-empty)
+	$(if $(filter 1,$(DEMO)),$(BIN)/tend demo --if-empty --base-url http://$(HOST):$(PORT))
 	$(BIN)/tend serve --host $(HOST) --port $(PORT)
 
 migrate: $(STAMP)

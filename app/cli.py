@@ -153,11 +153,11 @@ def _demo(args: argparse.Namespace) -> int:
         except (demo.CannotReset, AppError) as exc:
             print(f"tend demo: {exc}; nothing was loaded", file=sys.stderr)
             return 1
-    _print_demo(loaded)
+    _print_demo(loaded, args.base_url.rstrip("/"))
     return 0
 
 
-def _print_demo(loaded: demo.Loaded) -> None:
+def _print_demo(loaded: demo.Loaded, base_url: str) -> None:
     replaced = " (the earlier demo was erased first)" if loaded.replaced else ""
     print(f"Demo loaded{replaced}: {len(loaded.couples)} couples and a coach.\n")
     width = max(len(p.email) for p in loaded.accounts)
@@ -174,8 +174,8 @@ def _print_demo(loaded: demo.Loaded) -> None:
     print(f"    {demo.COACH.email:<{width}}  {demo.COACH.display_name}")
     print(f"\nPassword for every demo account: {demo.DEMO_PASSWORD}")
     print(
-        "Sign in with POST /v1/auth/login, or as the coach on the dashboard at /coach "
-        "(http://127.0.0.1:8000/coach under `make run`)."
+        f"Sign in with POST {base_url}/v1/auth/login, or as the coach on the dashboard at "
+        f"{base_url}/coach."
     )
 
 
@@ -286,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load only into a database without accounts (what `make run` does); else do "
         "nothing and exit 0",
+    )
+    demo_command.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8000",
+        metavar="URL",
+        help="where the server that serves this database answers, for the closing message "
+        "(make run passes its HOST and PORT)",
     )
     demo_command.set_defaults(func=_demo)
 

@@ -179,3 +179,15 @@ def test_pages_link_to_local_things_only(client, path):
     for source in sources:
         if source.startswith("/docs/assets/"):
             assert client.get(source).status_code == 200, source
+
+
+def test_the_docs_link_only_to_files_inside_the_repository():
+    """The README once sent readers to ../shared/SPEC.md, which a clone does not have."""
+    for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        text = doc.read_text()
+        assert "../shared" not in text and "SPEC.md" not in text, doc.name
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            path = (doc.parent / target).resolve()
+            assert path.is_relative_to(ROOT) and path.exists(), (doc.name, target)
