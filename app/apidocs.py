@@ -5,6 +5,7 @@ behind a strict egress firewall. The same pages here point at the copies that th
 ``fastapi-offline`` package ships (pinned in the lock file), served under /docs/assets.
 """
 
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -14,19 +15,39 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse
 
 ASSETS_URL = "/docs/assets"
 ASSETS = Path(str(files("fastapi_offline") / "static"))
 TITLE = "Tend API"
+ASSET_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+
+
+def _asset(path: Path, media_type: str) -> Callable[[], FileResponse]:
+    def serve() -> FileResponse:
+        return FileResponse(path, media_type=media_type)
+
+    return serve
 
 
 def install(app: FastAPI) -> None:
     """Serve the docs pages and their assets; call only where the docs are on."""
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect = "/docs/oauth2-redirect"
-    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
+    # One route per file rather than a mounted directory: every path the app answers is a
+    # route with methods, which the authorization matrix names (tests/test_authorization).
+    for name, media_type in ASSET_FILES.items():
+        app.add_api_route(
+            f"{ASSETS_URL}/{name}",
+            _asset(ASSETS / name, media_type),
+            methods=["GET"],
+            include_in_schema=False,
+        )
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
