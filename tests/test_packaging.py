@@ -11,6 +11,7 @@ import site
 import subprocess
 import sys
 import sysconfig
+import time
 import zipfile
 from pathlib import Path
 
@@ -104,6 +105,26 @@ def test_the_wheel_migrates_and_serves_from_any_directory(installed, database, t
             assert script.status_code == 200 and len(script.content) > 100_000
         finally:
             stop(server)
+
+        heartbeat = elsewhere / "worker.heartbeat"
+        worker_env = {**env, "TEND_WORKER_HEARTBEAT_FILE": str(heartbeat)}
+        worker = subprocess.Popen(
+            [str(installed / "tend"), "worker"],
+            cwd=elsewhere,
+            env=worker_env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not heartbeat.exists():
+                assert worker.poll() is None, stop(worker)
+                assert time.monotonic() < deadline, "the worker wrote no heartbeat"
+                time.sleep(0.2)
+            _run([str(installed / "tend"), "worker", "--check"], cwd=elsewhere, env=worker_env)
+        finally:
+            stop(worker)
     finally:
         drop_database(url)
 
