@@ -2,18 +2,22 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Exact versions, with hashes, of everything Tend and its tests install (pip-compile from
+# pyproject.toml; `make lock` renews them). requirements.lock is the image's subset.
+LOCK   := requirements-dev.lock
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check migrate worker demo bench soak clean
+.PHONY: run test lint typecheck check migrate worker demo bench soak clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tend needs Python 3.11 or newer (set PYTHON=...)")'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
@@ -23,7 +27,7 @@ venv: $(STAMP)
 DEMO ?= 1
 run: $(STAMP)
 	$(BIN)/tend migrate
-	$(if $(filter 1,$(DEMO)),$(BIN)/tend demo --if-empty)
+	$(if $(filter 1,$(DEMO)),$(BIN)/tend demo --if-empty --base-url http://$(HOST):$(PORT))
 	$(BIN)/tend serve --host $(HOST) --port $(PORT)
 
 migrate: $(STAMP)
@@ -44,14 +48,22 @@ test: $(STAMP)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests migrations bench
-	$(BIN)/ruff format --check app tests migrations bench
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# Renew both lock files from pyproject.toml (newest versions its ranges allow); commit them.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links --upgrade
+lock: $(STAMP)
+	$(BIN)/pip install --quiet pip-tools
+	$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,10 +15,10 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import admin, demo, metrics, migrations, scheduler
+from app import admin, demo, heartbeat, metrics, migrations, scheduler
 from app.clock import SystemClock
 from app.config import Environment, get_settings
-from app.db import make_engine, make_session_factory
+from app.db import make_session_factory, settings_engine
 from app.errors import AppError
 from app.observability import configure_logging
 from app.progress import Progress
@@ -28,15 +28,14 @@ log = logging.getLogger("tend")
 
 def _migrate(_args: argparse.Namespace) -> int:
     settings = get_settings()
-    migrations.upgrade(settings.database_url)
+    migrations.upgrade(settings.database_url, pgbouncer=settings.pgbouncer)
     print(f"database migrated to {migrations.head_revision()}")
     return 0
 
 
 def _require_migrated() -> str | None:
     """None when the database is at head, else what to do about it."""
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = settings_engine(get_settings())
     try:
         current = migrations.current_revision(engine)
     except Exception as exc:
@@ -80,14 +79,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
+    if args.check:
+        return heartbeat.check("worker")
     problem = _require_migrated()
     if problem:
         print(f"tend worker: {problem}", file=sys.stderr)
         return 2
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    engine = make_engine(settings.database_url)
+    engine = settings_engine(settings)
     runtime = scheduler.Runtime(
         settings=settings, clock=SystemClock(), session_factory=make_session_factory(engine)
     )
@@ -107,7 +108,7 @@ def _database(command: str) -> Iterator[sessionmaker[Session] | None]:
         print(f"tend {command}: {problem}", file=sys.stderr)
         yield None
         return
-    engine = make_engine(get_settings().database_url)
+    engine = settings_engine(get_settings())
     try:
         yield make_session_factory(engine)
     finally:
@@ -156,11 +157,11 @@ def _demo(args: argparse.Namespace) -> int:
         except (demo.CannotReset, AppError) as exc:
             print(f"tend demo: {exc}; nothing was loaded", file=sys.stderr)
             return 1
-    _print_demo(loaded)
+    _print_demo(loaded, args.base_url.rstrip("/"))
     return 0
 
 
-def _print_demo(loaded: demo.Loaded) -> None:
+def _print_demo(loaded: demo.Loaded, base_url: str) -> None:
     replaced = " (the earlier demo was erased first)" if loaded.replaced else ""
     print(f"Demo loaded{replaced}: {len(loaded.couples)} couples and a coach.\n")
     width = max(len(p.email) for p in loaded.accounts)
@@ -177,8 +178,8 @@ def _print_demo(loaded: demo.Loaded) -> None:
     print(f"    {demo.COACH.email:<{width}}  {demo.COACH.display_name}")
     print(f"\nPassword for every demo account: {demo.DEMO_PASSWORD}")
     print(
-        "Sign in with POST /v1/auth/login, or as the coach on the dashboard at /coach "
-        "(http://127.0.0.1:8000/coach under `make run`)."
+        f"Sign in with POST {base_url}/v1/auth/login, or as the coach on the dashboard at "
+        f"{base_url}/coach."
     )
 
 
@@ -231,6 +232,10 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _healthcheck(_args: argparse.Namespace) -> int:
+    return heartbeat.check("healthcheck")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tend", description="Tend's backend.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -251,7 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="run only the scheduler, for many-replica deployments"
     )
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if a worker on this machine wrote its heartbeat (TEND_WORKER_HEARTBEAT_FILE) "
+        f"within {heartbeat.HEARTBEAT_STALE_SECONDS} s, else 1: a container health check",
+    )
     worker.set_defaults(func=_worker)
+
+    healthcheck = commands.add_parser(
+        "healthcheck",
+        help="the Docker image's health check: the worker's heartbeat where `tend worker` "
+        "runs, else GET /healthz on 127.0.0.1:$TEND_PORT (8000)",
+    )
+    healthcheck.set_defaults(func=_healthcheck)
 
     demo_command = commands.add_parser(
         "demo",
@@ -272,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load only into a database without accounts (what `make run` does); else do "
         "nothing and exit 0",
+    )
+    demo_command.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8000",
+        metavar="URL",
+        help="where the server that serves this database answers, for the closing message "
+        "(make run passes its HOST and PORT)",
     )
     demo_command.set_defaults(func=_demo)
 

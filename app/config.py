@@ -5,8 +5,10 @@ Unsafe production settings stop the process at start instead of running insecure
 
 import logging
 import secrets
+import tempfile
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -30,6 +32,8 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.development
     database_url: str = "sqlite:///./tend.db"
+    # The database URL is PgBouncer in transaction mode (see app.db.make_engine).
+    pgbouncer: bool = False
     secret_key: str = Field(default="", repr=False)
 
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -60,6 +64,11 @@ class Settings(BaseSettings):
     push_provider: Literal["log", "expo", "webhook"] = "log"
     expo_base_url: str = "https://exp.host"
     expo_access_token: str = Field(default="", repr=False)
+    # Development and tests only: webhook devices may point at loopback, private and
+    # link-local addresses (a fake push server on 127.0.0.1); never in production.
+    webhook_allow_private: bool = False
+    # `tend worker` touches this file every few seconds; `tend worker --check` reads it.
+    worker_heartbeat_file: str = ""
 
     # Tend's bodies are small JSON documents; anything bigger is refused with 413.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -110,6 +119,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _no_private_webhooks_in_production(self) -> "Settings":
+        if self.webhook_allow_private and self.env == Environment.production:
+            raise ValueError("TEND_WEBHOOK_ALLOW_PRIVATE is for development, not production")
+        return self
+
+    @model_validator(mode="after")
     def _cors_origins_are_exact(self) -> "Settings":
         for origin in self.cors_origin_list:
             scheme, _, host = origin.partition("://")
@@ -145,6 +160,12 @@ class Settings(BaseSettings):
         if self.docs_enabled is None:
             return self.env != Environment.production
         return self.docs_enabled
+
+    @property
+    def heartbeat_path(self) -> Path:
+        if self.worker_heartbeat_file:
+            return Path(self.worker_heartbeat_file)
+        return Path(tempfile.gettempdir()) / "tend-worker.heartbeat"
 
     @property
     def is_sqlite(self) -> bool:

@@ -24,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from app.config import Settings
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -92,7 +94,12 @@ def _configure_sqlite(engine: Engine) -> None:
 LOCK_WAIT_SECONDS = 10
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pgbouncer: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url``. ``pgbouncer``: the URL is PgBouncer in transaction mode, which
+    hands each transaction a server connection of its choosing, so statements are never
+    prepared (a prepared statement lives on one server connection) and no startup options
+    are sent (PgBouncer refuses them; set lock_timeout on the role instead, see
+    docs/deploy.md)."""
     # A failing statement's error message must not carry its parameters (notes, emails).
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
@@ -105,11 +112,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    # Row-lock waits end too (LockNotAvailable, answered 503), for the reason above.
-    kwargs.setdefault("connect_args", {"options": f"-c lock_timeout={LOCK_WAIT_SECONDS * 1000}"})
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    if pgbouncer:
+        kwargs.setdefault("connect_args", {"prepare_threshold": None})
+    else:
+        # Row-lock waits end too (LockNotAvailable, answered 503), for the reason above.
+        kwargs.setdefault(
+            "connect_args", {"options": f"-c lock_timeout={LOCK_WAIT_SECONDS * 1000}"}
+        )
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
+
+
+def settings_engine(settings: Settings) -> Engine:
+    """The engine the settings describe (TEND_DATABASE_URL, TEND_PGBOUNCER, the pool's
+    TEND_DB_POOL_SIZE and TEND_DB_MAX_OVERFLOW)."""
+    return make_engine(
+        settings.database_url,
+        pgbouncer=settings.pgbouncer,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.config import Environment, Settings
 from app.errors import problem_response
 
-# Swagger UI and ReDoc load their scripts from a CDN; every other answer is JSON or a page
-# that sets its own policy, so the strict default fits them.
+# Swagger UI and ReDoc run inline scripts (app.apidocs); every other answer is JSON or a
+# page that sets its own policy, so the strict default fits them.
 DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 _API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 _HSTS = "max-age=63072000; includeSubDomains"

@@ -11,7 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from app import hardening, migrations, scheduler
+from app import apidocs, hardening, migrations, scheduler
 from app.accounts.router import auth_router, me_router
 from app.admission import AdmissionMiddleware, Limits
 from app.bank.router import router as bank_router
@@ -22,7 +22,7 @@ from app.coaching.router import coach_router
 from app.coaching.router import couple_router as consent_router
 from app.config import Settings, get_settings
 from app.couples.router import router as couples_router
-from app.db import make_engine, make_session_factory
+from app.db import make_session_factory, settings_engine
 from app.errors import (
     PROBLEM_BASE,
     PROBLEM_JSON,
@@ -55,11 +55,7 @@ def create_app(
     engine: Engine | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-    )
+    engine = engine or settings_engine(settings)
     clock = clock or SystemClock()
     session_factory = make_session_factory(engine)
     # Read the migration scripts now, not in the first /readyz, which must answer fast.
@@ -90,10 +86,13 @@ def create_app(
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # app.apidocs serves them, with their scripts
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    if docs:
+        apidocs.install(app)
+    apidocs.install_home(app, docs=docs)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory

@@ -14,7 +14,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import housekeeping
+from app import heartbeat, housekeeping
 from app.clock import Clock
 from app.config import Settings
 from app.db import transaction
@@ -100,6 +100,18 @@ def background(runtime: Runtime) -> BackgroundScheduler:
 
 
 def blocking(runtime: Runtime) -> BlockingScheduler:
+    """The worker's scheduler, with the heartbeat that `tend worker --check` reads."""
     scheduler = BlockingScheduler(timezone="UTC")
     _add_jobs(scheduler, runtime)
+    path = runtime.settings.heartbeat_path
+    heartbeat.beat(path)
+    scheduler.add_job(
+        heartbeat.beat,
+        "interval",
+        args=[path],
+        seconds=heartbeat.HEARTBEAT_SECONDS,
+        id="heartbeat",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler

@@ -18,6 +18,9 @@ from passlib.context import CryptContext
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value
 ISSUER = "tend"
+# Replicas' clocks may differ by a little; a token issued further ahead than this was not
+# issued by any of them at the time it claims, so it is refused.
+ISSUED_AT_LEEWAY_SECONDS = 30
 
 _passwords = CryptContext(
     schemes=["argon2"],
@@ -79,9 +82,11 @@ def create_access_token(
 
 def decode_access_token(token: str, *, secret_key: str, now: datetime) -> AccessClaims:
     claims = _verified_claims(token, secret_key)
-    # Expiry is checked against Tend's clock, not the library's.
+    # Expiry and issue time are checked against Tend's clock, not the library's.
     if now.timestamp() >= claims.expires_at.timestamp():
         raise InvalidToken("expired")
+    if claims.issued_at.timestamp() > now.timestamp() + ISSUED_AT_LEEWAY_SECONDS:
+        raise InvalidToken("issued in the future")
     return claims
 
 

@@ -6,6 +6,7 @@ Set TEND_TEST_POSTGRES_URL to run the PostgreSQL half; in CI (CI=true) it is req
 """
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,20 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "CI must run the suite on PostgreSQL too: set TEND_TEST_POSTGRES_URL (.ci/run does)"
         )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Skipped tests, one line per reason with a count (pytest's own -rs lists every test
+    location: without PostgreSQL that is a hundred lines saying the same thing)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("skipped, by reason", sep="-")
+        for reason, count in reasons.most_common():
+            terminalreporter.line(f"{count:4d} skipped: {reason}")
 
 
 @dataclass
@@ -104,6 +119,9 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "scheduler": "off",
     }
     values.update(overrides)
+    # Webhook tests push to fake servers on 127.0.0.1 (tests/gates/test_webhook_guard.py turns
+    # this off to see private addresses refused); production refuses it.
+    values.setdefault("webhook_allow_private", values["env"] != Environment.production)
     return Settings(**values)  # type: ignore[arg-type]
 
 

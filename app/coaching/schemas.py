@@ -56,7 +56,10 @@ class AccessLogEntry(Answer):
 class CoachedCouple(Answer):
     couple_id: uuid.UUID
     first_names: list[str]
-    since: UtcDateTime = Field(description="When both partners had consented")
+    since: date = Field(
+        description="The couple's local day on which both partners had consented (a day, "
+        "never finer: coach views say nothing finer than a day)"
+    )
     last_active_day: date | None
     balance: float
     toward_rate_30d: float | None

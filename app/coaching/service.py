@@ -18,7 +18,7 @@ from app.access.models import CoachConsent
 from app.accounts.models import User
 from app.bank import service as bank
 from app.coaching.models import CONSENT_SCOPE, CONSENT_TEXT_VERSION, CoachAccess, CoachProfile
-from app.couples import codes
+from app.couples import calendar, codes
 from app.couples.models import Couple, CoupleMember
 from app.db import commit_then_raise
 from app.errors import Conflict, NotFound
@@ -228,7 +228,7 @@ def visible_couple(session: Session, coach: User, couple_id: uuid.UUID) -> Coupl
 class CoupleSummary:
     couple_id: uuid.UUID
     first_names: list[str]
-    since: datetime
+    since: date
     last_active_day: date | None
     balance: float
     toward_rate_30d: float | None
@@ -267,7 +267,7 @@ def consenting_couples(
             CoupleSummary(
                 couple_id=couple.id,
                 first_names=[first_name(p.display_name) for p in _partners(session, couple.id)],
-                since=since or couple.created_at,
+                since=calendar.day_of(couple, since or couple.created_at),
                 last_active_day=stats.last_active_day(session, couple),
                 balance=bank.balance_now(session, couple, now),
                 toward_rate_30d=stats.toward_rate_over(session, couple, 30, now),

@@ -3,8 +3,8 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.accounts.dependencies import CurrentUser
-from app.deps import ClockDep, SessionDep
-from app.errors import problem_responses
+from app.deps import ClockDep, SessionDep, SettingsDep
+from app.errors import Invalid, problem_responses
 from app.nudges import service
 from app.nudges.schemas import (
     DeviceCreate,
@@ -13,6 +13,7 @@ from app.nudges.schemas import (
     NudgeSettingsPublic,
     NudgeSettingsUpdate,
 )
+from app.outbox.channels import webhook
 from app.outbox.models import Device, Notification
 from app.pagination import Page, PageParamsDep
 
@@ -79,8 +80,17 @@ def put_nudge_settings(
     },
 )
 def register_device(
-    body: DeviceCreate, user: CurrentUser, session: SessionDep, clock: ClockDep, response: Response
+    body: DeviceCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> DevicePublic:
+    if body.provider == "webhook" and not settings.webhook_allow_private:
+        refused = webhook.refusal(body.token)
+        if refused:
+            raise Invalid(refused, field="token")
     device, created = service.register_device(session, user, body, clock.now())
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -116,7 +116,9 @@ class DeviceCreate(StrictInput):
         },
         "webhook": {
             "summary": "A server of yours, through a webhook",
-            "description": "The token is the http(s) URL that each push is POSTed to.",
+            "description": "The token is the http(s) URL that each push is POSTed to. It "
+            "must reach a public address: loopback, private, link-local and reserved "
+            "addresses (and names resolving to them) are refused with 422.",
             "value": {
                 "provider": "webhook",
                 "token": "https://hooks.example.com/tend/alex",

@@ -46,7 +46,9 @@ class Providers:
             if settings.push_provider == "expo"
             else None
         )
-        self._webhook = WebhookProvider(settings.push_timeout_seconds)
+        self._webhook = WebhookProvider(
+            settings.push_timeout_seconds, allow_private=settings.webhook_allow_private
+        )
 
     def for_device(self, device_provider: str) -> PushProvider:
         if self._log is not None:

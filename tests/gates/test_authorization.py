@@ -99,6 +99,11 @@ MATRIX: dict[Route, tuple[Expected, ...]] = {
     ("GET",    "/docs"):                                (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/docs/oauth2-redirect"):                (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/redoc"):                               (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/docs/assets/swagger-ui-bundle.js"):    (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/docs/assets/swagger-ui.css"):          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/docs/assets/redoc.standalone.js"):     (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/docs/assets/favicon.png"):             (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/"):                                    (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/coach"):                               (200, 200, 200, 200, 200, 200, 200, 200),
     # auth: the body carries the credential (the owner's), a bearer token changes nothing
     ("POST",   "/v1/auth/register"):                    (201, 201, 201, 201, 201, 201, 201, 201),
@@ -534,14 +539,19 @@ def test_every_row_of_the_matrix_names_a_route() -> None:
     assert not unknown, f"rows of MATRIX naming no route: {sorted(unknown)}"
 
 
-def test_the_schema_lists_every_route_but_the_docs_metrics_and_dashboard() -> None:
+def test_the_schema_lists_every_route_but_the_docs_metrics_dashboard_and_home() -> None:
     assert _mounted_routes() - _schema_routes() == {
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
         ("GET", "/redoc"),
+        ("GET", "/docs/assets/swagger-ui-bundle.js"),
+        ("GET", "/docs/assets/swagger-ui.css"),
+        ("GET", "/docs/assets/redoc.standalone.js"),
+        ("GET", "/docs/assets/favicon.png"),
         ("GET", "/metrics"),
         ("GET", "/coach"),
+        ("GET", "/"),
     }
 
 

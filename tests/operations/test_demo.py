@@ -175,10 +175,12 @@ def test_a_second_run_refuses_and_reset_loads_afresh(tend_settings, api, db, cap
 def test_if_empty_loads_into_a_new_database_only(tend_settings, db, capsys):
     """`make run` runs `tend demo --if-empty`: a fresh clone shows the demo at once, and a
     database with accounts (the demo's or anyone's) is left as it is."""
-    assert cli.main(["demo", "--if-empty"]) == 0
+    assert cli.main(["demo", "--if-empty", "--base-url", "http://127.0.0.1:8123/"]) == 0
     assert set(_demo_users(db)) == set(demo.EMAILS)
     bids = _count(db, Bid)
-    capsys.readouterr()
+    out, _ = capsys.readouterr()
+    # `make run PORT=8123` passes its address: the closing message names that port.
+    assert "http://127.0.0.1:8123/coach" in out and ":8000" not in out
 
     assert cli.main(["demo", "--if-empty"]) == 0
     _, err = capsys.readouterr()

@@ -37,7 +37,7 @@ def test_migrations_downgrade_to_base_and_up_again(database, tmp_path):
 def test_migration_files_are_date_stamped():
     from pathlib import Path
 
-    names = [p.name for p in (migrations.ROOT / "migrations" / "versions").glob("*.py")]
+    names = [p.name for p in (migrations.SCRIPTS / "versions").glob("*.py")]
     assert names
     for name in names:
         assert Path(name).stem[:8].isdigit(), name
