@@ -1,4 +1,5 @@
-"""Removes what has expired: refresh tokens, invites and old rate-limit keys."""
+"""Removes what has expired: refresh tokens, mailed link tokens, invites and old rate-limit
+keys."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -7,7 +8,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from app import ratelimit
-from app.accounts.models import RefreshToken
+from app.accounts.models import EmailToken, RefreshToken
 from app.bids.models import BidTombstone
 from app.couples.models import CoupleInvite
 
@@ -19,6 +20,7 @@ KEEP_TOMBSTONES = timedelta(days=30)
 @dataclass(frozen=True)
 class Purged:
     refresh_tokens: int
+    email_tokens: int
     invites: int
     rate_limits: int
     bid_tombstones: int
@@ -33,6 +35,10 @@ def purge(session: Session, now: datetime) -> Purged:
             )
         )
     )
+    # Kept a week past expiry so a late click is told "expired", not "not valid".
+    email_tokens = session.execute(
+        delete(EmailToken).where(EmailToken.expires_at < now - KEEP_SPENT_TOKENS)
+    )
     invites = session.execute(
         delete(CoupleInvite).where(
             CoupleInvite.used_at.is_(None), CoupleInvite.expires_at < now - timedelta(days=1)
@@ -45,6 +51,7 @@ def purge(session: Session, now: datetime) -> Purged:
     limits = ratelimit.purge_expired(session, now, older_than=timedelta(days=1))
     return Purged(
         refresh_tokens=int(getattr(tokens, "rowcount", 0) or 0),
+        email_tokens=int(getattr(email_tokens, "rowcount", 0) or 0),
         invites=int(getattr(invites, "rowcount", 0) or 0),
         rate_limits=limits,
         bid_tombstones=int(getattr(tombstones, "rowcount", 0) or 0),
