@@ -59,7 +59,8 @@ def _reason(code: int, message: bytes | str) -> str:
 
 
 def _transport_error(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
+    # smtplib turns a timeout while reading a reply into SMTPServerDisconnected.
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
         return "SMTP timeout"
     return f"SMTP connection error: {exc.__class__.__name__}"
 
