@@ -42,7 +42,7 @@ class Handler:
     stall_seconds: float = 0.0  # wait this long before answering DATA, then refuse it
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         if self.refuse_with:
@@ -50,9 +50,7 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: Any, session: Any, envelope: Any
-    ) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.stall_seconds:
             await asyncio.sleep(self.stall_seconds)
             return "451 4.3.0 Stalled"

@@ -206,7 +206,7 @@ def test_two_workers_never_send_the_same_mail(client, clock, factory, db, smtp):
             start.wait()
             while (result := send(factory, settings, clock, seed=n)).claimed:
                 sent[n] += result.delivered
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(2)]
@@ -244,8 +244,13 @@ def test_the_retry_never_waits_less_than_the_backoff_floor(settings):
     rng = random.Random(7)
     for attempt in range(1, 6):
         delay = dispatcher.backoff(attempt, settings, None, rng)
-        assert delay >= min(
-            settings.push_retry_max_seconds, settings.push_retry_base_seconds * 2 ** (attempt - 1)
-        ) / 2
+        assert (
+            delay
+            >= min(
+                settings.push_retry_max_seconds,
+                settings.push_retry_base_seconds * 2 ** (attempt - 1),
+            )
+            / 2
+        )
         assert delay <= settings.push_retry_max_seconds
     assert timedelta(seconds=dispatcher.backoff(1, settings, 900, rng)) >= timedelta(seconds=900)
