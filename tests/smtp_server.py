@@ -4,11 +4,13 @@ to refuse recipients or to stall, for the mail tests and the mail benchmark."""
 import asyncio
 import email
 import email.policy
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -91,3 +93,39 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield SmtpServer("127.0.0.1", port, handler)
     finally:
         controller.stop()
+
+
+@contextmanager
+def mailbox_over_http(server: SmtpServer) -> Iterator[str]:
+    """What the SMTP server received, as JSON at GET {url}/messages (each mail's recipients,
+    subject and text), the way development mail catchers show it; for the TypeScript walk,
+    which reads its links from there. Yields the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/messages":
+                self.send_error(404)
+                return
+            body = json.dumps(
+                [
+                    {"to": r.rcpt_tos, "subject": str(r.message["Subject"]), "text": r.text}
+                    for r in server.received
+                ]
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_address[1]}"
+    finally:
+        http.shutdown()
+        http.server_close()
