@@ -254,3 +254,27 @@ def test_the_retry_never_waits_less_than_the_backoff_floor(settings):
         )
         assert delay <= settings.push_retry_max_seconds
     assert timedelta(seconds=dispatcher.backoff(1, settings, 900, rng)) >= timedelta(seconds=900)
+
+
+def test_housekeeping_forgets_sent_mail_after_a_month_and_tokens_after_expiry(
+    client, clock, factory, settings, smtp
+):
+    from app import housekeeping
+    from app.accounts.models import EmailToken
+
+    register(client)
+    send(factory, settings, clock)
+    clock.advance(days=14)  # the link's 7 days and a week more for a late click
+    with transaction(factory) as session:
+        purged = housekeeping.purge(session, clock.now())
+    assert (purged.mails, purged.email_tokens) == (0, 0)
+    clock.advance(days=1)
+    with transaction(factory) as session:
+        purged = housekeeping.purge(session, clock.now())
+    assert (purged.mails, purged.email_tokens) == (0, 1)
+    clock.advance(days=16)
+    with transaction(factory) as session:
+        assert housekeeping.purge(session, clock.now()).mails == 1
+    with transaction(factory, write=False) as session:
+        assert session.scalars(select(Mail)).all() == []
+        assert session.scalars(select(EmailToken)).all() == []
