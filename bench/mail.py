@@ -24,7 +24,7 @@ from app.outbox.models import Mail
 from bench.common import SECRET, Figure, fresh_database
 from tests.smtp_server import smtp_server
 
-MAILS = 4_000
+MAILS = 2_000
 NOW = datetime(2026, 6, 10, 17, 0, tzinfo=UTC)
 WORDS = outbox.MailWords(
     "Reset your Tend password",
