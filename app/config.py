@@ -124,11 +124,21 @@ class Settings(BaseSettings):
         app = urlsplit(self.app_url)
         if app.scheme not in ("http", "https") or not app.netloc or app.query or app.fragment:
             raise ValueError("TEND_APP_URL must be an http(s) URL without query or fragment")
-        if self.env == Environment.production and app.scheme != "https":
-            raise ValueError("TEND_APP_URL must be https when TEND_ENV=production")
-        if not parseaddr(self.mail_from)[1]:
+        if "@" not in parseaddr(self.mail_from)[1]:
             raise ValueError("TEND_MAIL_FROM must be an address, e.g. Tend <no-reply@example.com>")
         return self
+
+    @property
+    def mail_warnings(self) -> list[str]:
+        """What start-up warns about in production: mail that cannot get anyone back in."""
+        if self.env != Environment.production:
+            return []
+        warnings = []
+        if self.mail_url.startswith("log:"):
+            warnings.append("TEND_MAIL_URL is log: mail is only logged, never sent")
+        if not self.app_url.startswith("https://"):
+            warnings.append("TEND_APP_URL is not https: mailed links will not open the app")
+        return warnings
 
     @property
     def app_base_url(self) -> str:

@@ -62,6 +62,8 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.generated_secret_key:
             log.warning("TEND_SECRET_KEY is not set: using a random key for this process only")
+        for warning in settings.mail_warnings:
+            log.warning(warning)
         background = None
         if settings.scheduler == "on":
             background = scheduler.background(runtime)

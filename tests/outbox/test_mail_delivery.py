@@ -278,3 +278,31 @@ def test_housekeeping_forgets_sent_mail_after_a_month_and_tokens_after_expiry(
     with transaction(factory, write=False) as session:
         assert session.scalars(select(Mail)).all() == []
         assert session.scalars(select(EmailToken)).all() == []
+
+
+def test_mail_settings_refuse_what_cannot_work_and_production_warns():
+    from pydantic import ValidationError
+
+    from app.config import Environment, Settings
+
+    base = {"secret_key": "k" * 40, "database_url": "sqlite://"}
+    for bad in (
+        {"mail_url": "http://mail.example.com"},
+        {"mail_url": "smtp://"},
+        {"app_url": "app.tend.example"},
+        {"app_url": "https://app.tend.example/?next=evil"},
+        {"mail_from": "not an address"},
+    ):
+        with pytest.raises(ValidationError):
+            Settings(**base, **bad)
+    production = Settings(**base, env=Environment.production)
+    assert len(production.mail_warnings) == 2
+    ready = Settings(
+        **base,
+        env=Environment.production,
+        mail_url="smtps://tend:secret@mail.example.com",
+        app_url="https://app.tend.example/",
+    )
+    assert ready.mail_warnings == []
+    assert ready.app_base_url == "https://app.tend.example"
+    assert "secret" not in repr(ready)
