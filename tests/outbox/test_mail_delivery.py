@@ -300,9 +300,9 @@ def test_mail_settings_refuse_what_cannot_work_and_production_warns():
     ready = Settings(
         **base,
         env=Environment.production,
-        mail_url="smtps://tend:secret@mail.example.com",
+        mail_url="smtps://tend:hunter2-pw@mail.example.com",
         app_url="https://app.tend.example/",
     )
     assert ready.mail_warnings == []
     assert ready.app_base_url == "https://app.tend.example"
-    assert "secret" not in repr(ready)
+    assert "hunter2-pw" not in repr(ready)
