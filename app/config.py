@@ -6,10 +6,12 @@ Unsafe production settings stop the process at start instead of running insecure
 import logging
 import secrets
 import tempfile
+from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +62,17 @@ class Settings(BaseSettings):
     push_lease_seconds: int = Field(default=300, ge=10)
     dispatch_batch_size: int = Field(default=500, ge=1)
     plan_batch_size: int = Field(default=2000, ge=1)
+
+    # Mail (SPEC §11): `log:` (development: logs the subject and, outside production, the
+    # link), `smtp://user:pass@host:port` (`?starttls=true`) or `smtps://` (implicit TLS).
+    mail_url: str = Field(default="log:", repr=False)
+    mail_from: str = "Tend <no-reply@tend.localhost>"
+    mail_timeout_seconds: float = Field(default=10, gt=0)
+    mail_batch_size: int = Field(default=100, ge=1)
+    # Where the phone app opens links from mails: {app_url}/reset-password?token=…
+    app_url: str = "http://127.0.0.1:8000"
+    # How often the worker sends waiting mail (pushes go with the nudge tick).
+    mail_tick_seconds: int = Field(default=5, ge=1)
 
     push_provider: Literal["log", "expo", "webhook"] = "log"
     expo_base_url: str = "https://exp.host"
@@ -150,6 +163,36 @@ class Settings(BaseSettings):
                     "always find a free thread and connection"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _mail_is_configured(self) -> "Settings":
+        scheme = self.mail_url.partition(":")[0]
+        if scheme not in ("log", "smtp", "smtps"):
+            raise ValueError("TEND_MAIL_URL must be log:, smtp://host:port or smtps://host:port")
+        if scheme != "log" and not urlsplit(self.mail_url).hostname:
+            raise ValueError("TEND_MAIL_URL must name the SMTP server's host")
+        app = urlsplit(self.app_url)
+        if app.scheme not in ("http", "https") or not app.netloc or app.query or app.fragment:
+            raise ValueError("TEND_APP_URL must be an http(s) URL without query or fragment")
+        if "@" not in parseaddr(self.mail_from)[1]:
+            raise ValueError("TEND_MAIL_FROM must be an address, e.g. Tend <no-reply@example.com>")
+        return self
+
+    @property
+    def mail_warnings(self) -> list[str]:
+        """What start-up warns about in production: mail that cannot get anyone back in."""
+        if self.env != Environment.production:
+            return []
+        warnings = []
+        if self.mail_url.startswith("log:"):
+            warnings.append("TEND_MAIL_URL is log: mail is only logged, never sent")
+        if not self.app_url.startswith("https://"):
+            warnings.append("TEND_APP_URL is not https: mailed links will not open the app")
+        return warnings
+
+    @property
+    def app_base_url(self) -> str:
+        return self.app_url.rstrip("/")
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -51,6 +51,12 @@ async def get_clock(request: Request) -> Clock:
     return clock
 
 
+async def get_client(request: Request) -> str:
+    """Who is asking, for limits per client: the peer's address (behind a proxy, uvicorn's
+    --proxy-headers and --forwarded-allow-ips make it the client's)."""
+    return request.client.host if request.client else "unknown"
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent.
 
@@ -80,4 +86,5 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+ClientDep = Annotated[str, Depends(get_client)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -69,6 +69,8 @@ def create_app(
         # The pool every plain `def` dependency and endpoint runs on; admission keeps the
         # requests inside below it (app.admission).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_size
+        for warning in settings.mail_warnings:
+            log.warning(warning)
         background = None
         if settings.scheduler == "on":
             background = scheduler.background(runtime)

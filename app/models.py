@@ -1,14 +1,14 @@
 """Every model, imported in one place so that Alembic and the tests see the whole schema."""
 
 from app.access.models import CoachConsent
-from app.accounts.models import RefreshToken, User
+from app.accounts.models import EmailToken, RefreshToken, User
 from app.bank.models import CoupleDay
 from app.bids.models import Bid, BidTombstone
 from app.coaching.models import CoachAccess, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
 from app.nudges.models import NudgeSettings
-from app.outbox.models import Device, Notification, PushTicket
+from app.outbox.models import Device, Mail, Notification, PushTicket
 from app.ratelimit import RateLimit
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "CoupleInvite",
     "CoupleMember",
     "Device",
+    "EmailToken",
+    "Mail",
     "Notification",
     "NudgeSettings",
     "PushTicket",

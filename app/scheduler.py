@@ -64,6 +64,21 @@ def run_nudges(runtime: Runtime) -> None:
         log.info("nudges", extra={"planned": planned, **totals, "receipts": receipts})
 
 
+def run_mail(runtime: Runtime) -> None:
+    """Send waiting mail until nothing is left to claim."""
+    totals = {"delivered": 0, "retried": 0, "dead": 0}
+    while True:
+        result = dispatcher.dispatch_mail_once(
+            runtime.session_factory, runtime.providers.mail, runtime.clock, runtime.settings
+        )
+        for key in totals:
+            totals[key] += getattr(result, key)
+        if result.claimed == 0:
+            break
+    if any(totals.values()):
+        log.info("mail", extra=totals)
+
+
 def run_housekeeping(runtime: Runtime) -> None:
     with transaction(runtime.session_factory) as session:
         purged = housekeeping.purge(session, runtime.clock.now())
@@ -74,6 +89,7 @@ def _jobs(runtime: Runtime) -> list[tuple[str, Callable[[], None], int]]:
     """(id, function, interval in seconds) for each recurring job."""
     return [
         ("nudges", lambda: run_nudges(runtime), runtime.settings.scheduler_tick_seconds),
+        ("mail", lambda: run_mail(runtime), runtime.settings.mail_tick_seconds),
         ("housekeeping", lambda: run_housekeeping(runtime), 60 * 60),
     ]
 

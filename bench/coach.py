@@ -23,7 +23,7 @@ from app.bids.kinds import BY_KIND, KIND_NAMES
 from app.bids.models import Bid
 from app.couples import service as couples
 from app.db import make_engine, make_session_factory, transaction
-from bench.common import Figure, fresh_database, median, percentile, serve
+from bench.common import Figure, fresh_database, median, percentile, serve, verify_address
 from tests.processes import pair_over_http
 
 REQUESTS = 200  # per couple and view...
@@ -101,16 +101,18 @@ def run(backend: str) -> list[Figure]:
         serve(url, workers=1) as running,
         httpx.Client(base_url=running.base, timeout=60) as client,
     ):
+        email = f"{uuid.uuid4().hex}@example.com"
         coach = client.post(
             "/v1/auth/register",
             json={
-                "email": f"{uuid.uuid4().hex}@example.com",
+                "email": email,
                 "password": "a long test passphrase",
                 "display_name": "Robin Coach",
                 "role": "coach",
             },
         )
         coach.raise_for_status()
+        verify_address(url, running.base, email)
         headers = {"Authorization": f"Bearer {coach.json()['access_token']}"}
         code = client.get("/v1/coach/profile", headers=headers).json()["code"]
         year, week = _coached_couple(client, code), _coached_couple(client, code)

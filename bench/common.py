@@ -16,9 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from sqlalchemy import select
 
 from app import migrations
+from app.db import make_engine
+from app.outbox.models import Mail
 from tests.databases import create_database, drop_database
 from tests.processes import free_port, start, stop, tend_env, wait_ready
 
@@ -437,3 +442,22 @@ def percentile(samples: list[float], q: float) -> float:
 
 def median(samples: list[float]) -> float:
     return statistics.median(samples)
+
+
+def verify_address(url: str, base: str, email: str) -> None:
+    """Confirm ``email`` with the link Tend mailed to it, read from the outbox in the
+    database (the benchmarks' mailbox): a partner may consent only to a verified coach."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            links = conn.execute(
+                select(Mail.link).where(Mail.to_address == email.lower(), Mail.link.is_not(None))
+            ).scalars()
+            token = next(
+                parse_qs(urlsplit(link).query)["token"][0]
+                for link in links
+                if urlsplit(link).path.endswith("/verify-email")
+            )
+    finally:
+        engine.dispose()
+    httpx.post(f"{base}/v1/auth/verify-email", json={"token": token}, timeout=60).raise_for_status()

@@ -51,6 +51,7 @@ from bench.common import (
     process_tree,
     rss_mib,
     serve,
+    verify_address,
     worker,
 )
 
@@ -102,6 +103,7 @@ class Person:
     refresh: str = ""
     tokens_at: float = 0.0
     couple_id: str = ""
+    email: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -128,12 +130,13 @@ class Person:
         self.tokens_at = time.monotonic()
 
     async def register(self, role: str = "partner") -> None:
+        self.email = f"{uuid.uuid4().hex}@example.com"
         answer = await self.call(
             "register",
             "POST",
             "/v1/auth/register",
             {
-                "email": f"{uuid.uuid4().hex}@example.com",
+                "email": self.email,
                 "password": PASSWORD,
                 "display_name": random.choice(["Alex", "Sam", "Robin", "Kim", "Noa"]),
                 "role": role,
@@ -346,6 +349,7 @@ def _sample(server_pid: int, worker_pid: int) -> Sample:
 
 
 async def _soak(
+    url: str,
     base: str,
     server_pid: int,
     worker_pid: int,
@@ -369,6 +373,8 @@ async def _soak(
     coached: dict[int, list[str]] = defaultdict(list)
     for n, coach in enumerate(coaches):
         await coach.register(role="coach")
+        # Partners may consent only to a coach whose address is verified.
+        await asyncio.to_thread(verify_address, url, base, coach.email)
         profile = await coach.call("coach profile", "GET", "/v1/coach/profile")
         _require(profile, "coach profile")
         assert profile is not None
@@ -463,6 +469,7 @@ def run(
         )
         records, samples = asyncio.run(
             _soak(
+                url,
                 running.base,
                 running.process.pid,
                 scheduler.pid,

@@ -10,8 +10,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app import security
+from app.accounts.models import EmailToken
+from app.outbox.models import Mail
 
 PASSWORD = "correct horse battery staple"
 EXPO_TOKEN = "ExponentPushToken[abc123]"
@@ -86,7 +93,11 @@ def register(
     role: str = "partner",
     timezone: str = "Europe/Berlin",
     password: str = PASSWORD,
+    verified: bool | None = None,
 ) -> Account:
+    """A new account. Over the app in this process (a TestClient), a coach's address is
+    verified by default (partners may consent only to a verified coach), a partner's only
+    when asked; tests against a server process verify through its mail as they need."""
     n = next(_counter)
     body: dict[str, Any] = {
         "email": email or f"person{n}@example.com",
@@ -96,7 +107,7 @@ def register(
         "role": role,
     }
     data = ok(client.post("/v1/auth/register", json=body), 201)
-    return Account(
+    account = Account(
         id=data["user"]["id"],
         email=data["user"]["email"],
         password=password,
@@ -104,6 +115,41 @@ def register(
         refresh_token=data["refresh_token"],
         display_name=data["user"]["display_name"],
     )
+    in_process = isinstance(client, TestClient)
+    if verified if verified is not None else (role == "coach" and in_process):
+        verify_email(client, account.email)
+    return account
+
+
+def mailed_token(client: TestClient, to: str, page: str = "verify-email") -> str:
+    """The token of the newest working link mailed to this address for this page, read
+    from the outbox as it waits (the mailbox is the edge of the outside world)."""
+    factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    with factory() as session:
+        links = session.scalars(
+            select(Mail.link).where(Mail.to_address == to.lower(), Mail.link.is_not(None))
+        ).all()
+        for link in links:
+            parts = urlsplit(link)
+            if not parts.path.endswith(f"/{page}"):
+                continue
+            token = parse_qs(parts.query)["token"][0]
+            stored = session.scalars(
+                select(EmailToken).where(
+                    EmailToken.token_hash == security.hash_opaque_token(token),
+                    EmailToken.used_at.is_(None),
+                    EmailToken.voided_at.is_(None),
+                )
+            ).one_or_none()
+            if stored is not None:
+                return token
+    raise AssertionError(f"no working {page} link waits in the outbox")
+
+
+def verify_email(client: httpx.Client, email: str) -> None:
+    assert isinstance(client, TestClient), "read the link from the server's own mail"
+    token = mailed_token(client, email)
+    ok(client.post("/v1/auth/verify-email", json={"token": token}), 204)
 
 
 def sign_in(client: httpx.Client, account: Account, password: str | None = None) -> Any:

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -26,8 +26,14 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.partner.value)
     # Carried in every access token; bumping it (password change) ends them all at once.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set when a link mailed to ``email`` came back (verification, or a password reset).
+    email_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class RefreshToken(Base):
@@ -45,3 +51,33 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class TokenPurpose(StrEnum):
+    verify = "verify"  # the account's own address
+    change = "change"  # a new address, applied when its link comes back
+    reset = "reset"  # a forgotten password
+
+
+class EmailToken(Base):
+    """A one-time token mailed as a link: stored as SHA-256 only, single use, expiring.
+
+    ``email`` is the address the link was sent to; it must still be the one the token is
+    about when the link comes back. A newer token of one purpose voids the older ones.
+    """
+
+    __tablename__ = "email_tokens"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('verify', 'change', 'reset')", name="purpose"),
+        Index("ix_email_tokens_user_purpose", "user_id", "purpose"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+    voided_at: Mapped[datetime | None]

@@ -1,5 +1,5 @@
 import uuid
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, EmailStr, Field, field_validator
 
@@ -110,6 +110,85 @@ class PasswordChange(StrictInput):
     new_password: NewPassword = Field(examples=["another long passphrase"])
 
 
+Token = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="The token from the link's `token` query parameter, as it is.",
+        examples=["q3Vt0m8sJx2yHkLwR9eN4aZpB7cUfD1gT6iYoM5nQ0E"],
+    ),
+]
+
+
+class EmailVerification(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "token": {
+            "summary": "The token of a verification link",
+            "description": "From `{TEND_APP_URL}/verify-email?token=…`, opened by the app.",
+            "value": {"token": "q3Vt0m8sJx2yHkLwR9eN4aZpB7cUfD1gT6iYoM5nQ0E"},
+        }
+    }
+
+    token: Token
+
+
+class PasswordResetRequest(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "email": {
+            "summary": "The address of the account",
+            "description": "Answered 202 whether or not an account has it.",
+            "value": {"email": "alex@example.com"},
+        }
+    }
+
+    email: EmailStr = Field(examples=["alex@example.com"])
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class PasswordResetConfirm(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "reset": {
+            "summary": "The token of a reset link and a new password",
+            "description": "From `{TEND_APP_URL}/reset-password?token=…`, opened by the app.",
+            "value": {
+                "token": "q3Vt0m8sJx2yHkLwR9eN4aZpB7cUfD1gT6iYoM5nQ0E",
+                "password": "green teapot at dusk",
+            },
+        }
+    }
+
+    token: Token
+    password: NewPassword = Field(examples=["another long passphrase"])
+
+
+class EmailChange(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "change": {
+            "summary": "A new address, with your password",
+            "value": {"email": "alex.new@example.com", "password": "blue kettle at dawn"},
+        }
+    }
+
+    email: EmailStr = Field(examples=["alex.new@example.com"])
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class Accepted(Answer):
+    """A mail is on its way (or, for an unknown address, nothing is: the answer is the same)."""
+
+    message: str
+
+
 class MeUpdate(PatchInput):
     openapi_examples: ClassVar[dict[str, BodyExample]] = {
         "display_name": {
@@ -132,6 +211,9 @@ class UserPublic(Answer):
 
     id: uuid.UUID
     email: str
+    email_verified: bool = Field(
+        description="Whether a link mailed to `email` came back (verification or reset)."
+    )
     display_name: str
     timezone: str
     role: Role
@@ -180,6 +262,8 @@ class ExportDocument(Answer):
     exported_at: DateTimeText
     account: Record
     sign_ins: list[Record]
+    email_links: list[Record]
+    mails: list[Record]
     nudge_settings: Record | None
     devices: list[Record]
     notifications: list[Record]

@@ -8,8 +8,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import ratelimit, security
+from app.accounts import links
 from app.accounts.models import RefreshToken, User
 from app.accounts.schemas import (
+    EmailChange,
     LoginRequest,
     MeUpdate,
     PasswordChange,
@@ -209,8 +211,41 @@ def change_password(
     The caller gets a fresh token pair so this device stays signed in."""
     new_hash = security.hash_password(data.new_password)
     confirm_password(session, user, data.current_password, now=now, settings=settings)
-    user.password_hash = new_hash
+    _set_password(session, user, new_hash, now)
+    return issue_tokens(session, user, now=now, settings=settings)
+
+
+def _set_password(session: Session, user: User, password_hash: str, now: datetime) -> None:
+    """A new password ends every sign-in at once, and the owner is told by mail."""
+    user.password_hash = password_hash
     user.session_version += 1
     user.updated_at = now
     revoke_all_sessions(session, user.id, now)
-    return issue_tokens(session, user, now=now, settings=settings)
+    session.flush()
+    links.notify_password_changed(session, user, now=now)
+
+
+def reset_password(
+    session: Session,
+    token: str,
+    password: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    client: str,
+) -> None:
+    """Set the password from a mailed reset link; every sign-in ends and nobody is signed
+    in (the person signs in with the new password). The wait after failed sign-ins is
+    lifted: whoever holds the link holds the address."""
+    new_hash = security.hash_password(password)
+    user = links.redeem_reset(session, token, now=now, client=client)
+    _set_password(session, user, new_hash, now)
+    ratelimit.reset(session, ratelimit.key("login", user.email))
+
+
+def request_email_change(
+    session: Session, user: User, data: EmailChange, *, now: datetime, settings: Settings
+) -> None:
+    """With the password: mail the new address a link and the old one a notice."""
+    confirm_password(session, user, data.password, now=now, settings=settings)
+    links.request_email_change(session, user, data.email, now=now, settings=settings)

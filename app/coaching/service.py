@@ -92,6 +92,11 @@ def grant(
         ratelimit.record_failure(session, key, CODE_GUESS_POLICY, now)
         commit_then_raise(session, NotFound("No coach has this code; check it with your coach."))
     assert profile is not None
+    coach = session.get(User, profile.user_id)
+    if coach is None or coach.email_verified_at is None:
+        # Anyone can register as a coach; a verified address is the least a couple can
+        # know about who will see their progress.
+        raise Conflict("This coach has not verified their email address yet; ask them to.")
     standing = session.scalars(
         select(CoachConsent).where(
             CoachConsent.couple_id == couple.id,

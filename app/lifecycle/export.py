@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import access
 from app.access.models import CoachConsent
-from app.accounts.models import RefreshToken, User
+from app.accounts.models import EmailToken, RefreshToken, User
 from app.bank.models import CoupleDay
 from app.bids import service as bids_service
 from app.bids.models import Bid, BidTombstone
@@ -24,7 +24,7 @@ from app.coaching.models import CoachAccess, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
 from app.nudges.models import NudgeSettings
-from app.outbox.models import Device, Notification, PushTicket
+from app.outbox.models import Device, Mail, Notification, PushTicket
 
 FORMAT = "tend-export/1"
 
@@ -36,6 +36,10 @@ HIDDEN_COLUMNS: Mapping[str, frozenset[str]] = {
     "devices": frozenset({"token"}),  # lets anyone push to the phone: a hint is given instead
     "bids": frozenset({"request_hash"}),  # a digest of fields that are exported as they are
     "notifications": frozenset({"claim_id", "claimed_until"}),  # a worker's lease
+    # A waiting mail's one-time link would let the export's reader verify a new address
+    # without owning it; the lease only serves the worker.
+    "mails": frozenset({"link", "claim_id", "claimed_until"}),
+    "email_tokens": frozenset({"token_hash"}),  # a credential
 }
 
 # Tables that hold nothing about a person, with the reason; every other table is exported.
@@ -131,6 +135,18 @@ def export(session: Session, user: User, *, now: datetime) -> dict[str, Any]:
                 select(RefreshToken)
                 .where(RefreshToken.user_id == user.id)
                 .order_by(RefreshToken.created_at)
+            )
+        ),
+        "email_links": rows(
+            session.scalars(
+                select(EmailToken)
+                .where(EmailToken.user_id == user.id)
+                .order_by(EmailToken.created_at, EmailToken.id)
+            )
+        ),
+        "mails": rows(
+            session.scalars(
+                select(Mail).where(Mail.user_id == user.id).order_by(Mail.created_at, Mail.id)
             )
         ),
         "nudge_settings": _optional(session.get(NudgeSettings, user.id)),

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app import access
+from app.accounts import links
 from app.accounts import service as accounts
 from app.accounts.models import Role, User
 from app.accounts.schemas import MeUpdate, RegisterRequest, TokenPair
@@ -18,10 +19,20 @@ from app.nudges import service as nudges
 
 
 def register(
-    session: Session, data: RegisterRequest, *, now: datetime, settings: Settings
+    session: Session,
+    data: RegisterRequest,
+    *,
+    now: datetime,
+    settings: Settings,
+    address_verified: bool = False,
 ) -> tuple[User, TokenPair]:
-    """A new account, signed in: a partner gets the default nudge settings, a coach a code."""
+    """A new account, signed in: a partner gets the default nudge settings, a coach a code,
+    and the address a verification mail (unless it is known to be the owner's: the demo)."""
     user = accounts.create_account(session, data, now=now)
+    if address_verified:
+        user.email_verified_at = now
+    else:
+        links.send_verification(session, user, now=now, settings=settings)
     if user.role == Role.partner:
         nudges.create_defaults(session, user, now)
     else:

@@ -7,6 +7,7 @@ exponentially with jitter, never sooner than the provider's Retry-After, and eve
 ends delivered or dead with a reason; one missed beyond the grace window is dropped.
 """
 
+import html
 import logging
 import random
 import uuid
@@ -15,22 +16,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
-from app.config import Settings
+from app.config import Environment, Settings
 from app.db import among, table_of, transaction
 from app.outbox.channels import PushMessage, PushOutcome, PushProvider, UnsupportedProvider
 from app.outbox.channels.expo import ExpoProvider
 from app.outbox.channels.log import LogProvider
+from app.outbox.channels.mail import MailMessage, MailTransport, transport_for
 from app.outbox.channels.webhook import WebhookProvider
-from app.outbox.models import Device, Notification, PushTicket
+from app.outbox.models import Device, Mail, Notification, PushTicket
 
 log = logging.getLogger(__name__)
 
 RECEIPT_DELAY = timedelta(minutes=15)
-_OUTCOME_FIELDS = ("status", "attempts", "delivered_at", "next_attempt_at", "last_error")
 RECEIPT_GIVE_UP = timedelta(days=1)
 
 
@@ -48,6 +49,12 @@ class Providers:
         )
         self._webhook = WebhookProvider(
             settings.push_timeout_seconds, allow_private=settings.webhook_allow_private
+        )
+        self.mail: MailTransport = transport_for(
+            settings.mail_url,
+            settings.mail_from,
+            settings.mail_timeout_seconds,
+            show_links=settings.env != Environment.production,
         )
 
     def for_device(self, device_provider: str) -> PushProvider:
@@ -86,6 +93,80 @@ class DispatchResult:
     dropped: int
 
 
+def _due(model: type[Notification] | type[Mail], now: datetime) -> tuple[Any, Any]:
+    """Rows whose time has come: waiting, or claimed by a worker whose lease ran out."""
+    return (
+        model.next_attempt_at <= now,
+        or_(
+            model.status == "pending",
+            (model.status == "sending") & (model.claimed_until < now),
+        ),
+    )
+
+
+def _take(
+    session: Session, table: Table, ids: list[uuid.UUID], now: datetime, settings: Settings
+) -> uuid.UUID:
+    """Mark rows (selected FOR UPDATE SKIP LOCKED) as this worker's for one lease."""
+    claim_id = uuid.uuid4()
+    session.execute(
+        update(table)
+        .where(among(session, table.c.id, ids))
+        .values(
+            status="sending",
+            claim_id=claim_id,
+            claimed_until=now + timedelta(seconds=settings.push_lease_seconds),
+        )
+    )
+    return claim_id
+
+
+def _failure(
+    attempts: int,
+    retryable: bool,
+    retry_after: float | None,
+    errors: str,
+    now: datetime,
+    settings: Settings,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """Another try after a backoff, or dead with the reason once tries are spent or
+    another would not help."""
+    if retryable and attempts < settings.push_max_attempts:
+        delay = backoff(attempts, settings, retry_after, rng)
+        return {
+            "status": "pending",
+            "next_attempt_at": now + timedelta(seconds=delay),
+            "last_error": errors[:500],
+        }
+    reason = f"gave up after {attempts} attempts: {errors}" if retryable else errors
+    return {"status": "dead", "next_attempt_at": now, "last_error": reason[:500]}
+
+
+def _write_outcomes(
+    session: Session, table: Table, claim_id: uuid.UUID, changes: list[dict[str, Any]]
+) -> None:
+    """Write each row's outcome (``b_id`` names the row) only where this worker's claim
+    still holds; rows with the same outcome share one UPDATE."""
+    groups: dict[tuple[tuple[str, Any], ...], list[uuid.UUID]] = defaultdict(list)
+    for change in changes:
+        key = tuple(sorted((k, v) for k, v in change.items() if k != "b_id"))
+        groups[key].append(change["b_id"])
+    written = 0
+    for key, ids in groups.items():
+        result = session.execute(
+            update(table)
+            .where(among(session, table.c.id, ids), table.c.claim_id == claim_id)
+            .values(**dict(key), claim_id=None, claimed_until=None)
+        )
+        written += result.rowcount  # type: ignore[attr-defined]
+    if written != len(changes):
+        log.warning(
+            "claims expired before their outcome was recorded",
+            extra={"table": table.name, "lost": len(changes) - written},
+        )
+
+
 def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Claimed], int]:
     """Take a batch of due rows for this worker; also drop the ones missed beyond grace.
 
@@ -102,13 +183,7 @@ def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Cla
             Notification.push_body,
             Notification.data,
         )
-        .where(
-            Notification.next_attempt_at <= now,
-            or_(
-                Notification.status == "pending",
-                (Notification.status == "sending") & (Notification.claimed_until < now),
-            ),
-        )
+        .where(*_due(Notification, now))
         .order_by(Notification.next_attempt_at)
         .limit(settings.dispatch_batch_size)
         .with_for_update(skip_locked=True)
@@ -124,16 +199,7 @@ def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Cla
     live = [r for r in rows if r.id not in missed]
     if not live:
         return [], len(missed)
-    claim_id = uuid.uuid4()
-    session.execute(
-        update(table)
-        .where(among(session, table.c.id, [r.id for r in live]))
-        .values(
-            status="sending",
-            claim_id=claim_id,
-            claimed_until=now + timedelta(seconds=settings.push_lease_seconds),
-        )
-    )
+    claim_id = _take(session, table, [r.id for r in live], now, settings)
     by_user: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)
     for device in session.execute(
         select(Device.user_id, Device.id, Device.provider, Device.token).where(
@@ -242,41 +308,16 @@ def record(
                 for device_id, outcome in accepted
                 if outcome.ticket
             ]
-        elif any(o.retryable for _, o in results) and attempts < settings.push_max_attempts:
-            retry_after = max((o.retry_after or 0.0) for _, o in results)
-            delay = backoff(attempts, settings, retry_after, rng)
-            change |= {
-                "status": "pending",
-                "next_attempt_at": now + timedelta(seconds=delay),
-                "last_error": errors[:500],
-            }
-            retried += 1
         else:
+            retry_after = max((o.retry_after or 0.0) for _, o in results)
             retryable = any(o.retryable for _, o in results)
-            reason = f"gave up after {attempts} attempts: {errors}" if retryable else errors
-            change["last_error"] = reason[:500]
-            dead += 1
+            change |= _failure(attempts, retryable, retry_after, errors, now, settings, rng)
+            if change["status"] == "pending":
+                retried += 1
+            else:
+                dead += 1
         changes.append(change)
-    # Rows with the same outcome share one UPDATE, guarded by this worker's claim.
-    groups: dict[tuple[Any, ...], list[uuid.UUID]] = defaultdict(list)
-    for change in changes:
-        key = tuple(change[k] for k in _OUTCOME_FIELDS)
-        groups[key].append(change["b_id"])
-    written = 0
-    for key, ids in groups.items():
-        result = session.execute(
-            update(table)
-            .where(among(session, table.c.id, ids), table.c.claim_id == claimed[0].claim_id)
-            .values(
-                **dict(zip(_OUTCOME_FIELDS, key, strict=True)), claim_id=None, claimed_until=None
-            )
-        )
-        written += result.rowcount  # type: ignore[attr-defined]
-    if written != len(changes):
-        log.warning(
-            "claims expired before their outcome was recorded",
-            extra={"lost": len(changes) - written},
-        )
+    _write_outcomes(session, table, claimed[0].claim_id, changes)
     if tickets:
         session.execute(insert(table_of(PushTicket)), tickets)
     for device_id, reason in gone.items():
@@ -311,6 +352,114 @@ def dispatch_once(
                 session, claimed, outcomes, clock.now(), settings, rng
             )
     return DispatchResult(len(claimed), delivered, retried, dead, dropped)
+
+
+# --- mail: the same claim, backoff and record, over the outbox's mail rows ----------------
+
+
+@dataclass
+class ClaimedMail:
+    id: uuid.UUID
+    claim_id: uuid.UUID
+    attempts: int
+    message: MailMessage
+
+
+def claim_mail(session: Session, now: datetime, settings: Settings) -> list[ClaimedMail]:
+    """Take a batch of due mails for this worker (FOR UPDATE SKIP LOCKED, as for pushes).
+    A mail someone asked for is never dropped for being late: its link says how long it
+    works, and a verification link works for days."""
+    rows = session.execute(
+        select(
+            Mail.id,
+            Mail.attempts,
+            Mail.to_address,
+            Mail.subject,
+            Mail.text_body,
+            Mail.html_body,
+            Mail.link,
+            Mail.created_at,
+        )
+        .where(*_due(Mail, now))
+        .order_by(Mail.next_attempt_at)
+        .limit(settings.mail_batch_size)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    claim_id = _take(session, table_of(Mail), [r.id for r in rows], now, settings)
+    return [
+        ClaimedMail(
+            r.id,
+            claim_id,
+            r.attempts,
+            MailMessage(
+                mail_id=str(r.id),
+                to=r.to_address,
+                subject=r.subject,
+                text=r.text_body.replace("{link}", r.link or ""),
+                html=r.html_body.replace("{link}", html.escape(r.link or "")),
+                created_at=r.created_at,
+                link=r.link,
+            ),
+        )
+        for r in rows
+    ]
+
+
+def record_mail(
+    session: Session,
+    claimed: list[ClaimedMail],
+    outcomes: list[PushOutcome],
+    now: datetime,
+    settings: Settings,
+    rng: random.Random,
+) -> tuple[int, int, int]:
+    """Write each mail's outcome where this worker's claim still holds; a mail that ends
+    (delivered or dead) loses its link, so its token lives on only as a hash."""
+    changes: list[dict[str, Any]] = []
+    delivered = retried = dead = 0
+    for item, outcome in zip(claimed, outcomes, strict=True):
+        attempts = item.attempts + 1
+        change: dict[str, Any] = {"b_id": item.id, "attempts": attempts}
+        if outcome.accepted:
+            change |= {"status": "delivered", "delivered_at": now, "last_error": None}
+        else:
+            error = outcome.error or "error"
+            change |= _failure(
+                attempts, outcome.retryable, outcome.retry_after, error, now, settings, rng
+            )
+        if change["status"] == "pending":
+            retried += 1
+        else:
+            change["link"] = None
+            delivered, dead = (
+                (delivered + 1, dead) if change["status"] == "delivered" else (delivered, dead + 1)
+            )
+        changes.append(change)
+    _write_outcomes(session, table_of(Mail), claimed[0].claim_id, changes)
+    return delivered, retried, dead
+
+
+def dispatch_mail_once(
+    factory: sessionmaker[Session],
+    transport: MailTransport,
+    clock: Clock,
+    settings: Settings,
+    rng: random.Random | None = None,
+) -> DispatchResult:
+    """One claim → send → record round of mail, on one SMTP connection."""
+    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    with transaction(factory) as session:
+        claimed = claim_mail(session, clock.now(), settings)
+    if not claimed:
+        return DispatchResult(0, 0, 0, 0, 0)
+    outcomes = transport.send([item.message for item in claimed])
+    with transaction(factory) as session:
+        delivered, retried, dead = record_mail(
+            session, claimed, outcomes, clock.now(), settings, rng
+        )
+    return DispatchResult(len(claimed), delivered, retried, dead, 0)
 
 
 def check_receipts(

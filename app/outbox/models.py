@@ -1,5 +1,6 @@
 """The outbox's tables: messages to send (``notifications``, which are also the in-app
-inbox), the devices they go to, and the receipts a push provider gives back."""
+inbox, and ``mails``), the devices they go to, and the receipts a push provider gives
+back."""
 
 import uuid
 from datetime import datetime
@@ -81,3 +82,40 @@ class PushTicket(Base):
     created_at: Mapped[datetime]
     receipt_checked_at: Mapped[datetime | None] = mapped_column(index=True)
     receipt_status: Mapped[str | None] = mapped_column(String(32))
+
+
+class Mail(Base):
+    """One mail: a row type of the outbox beside ``notifications``, sent by the same
+    dispatcher with the same claim, backoff and outcome record, but kept in a table of
+    its own so that it never shows in the in-app inbox and carries what only a mail has.
+
+    ``link`` holds the one-time link (its token is otherwise stored only hashed) while the
+    mail waits, and is cleared once the mail is delivered or dead; the bodies carry
+    ``{link}`` where it goes. ``dedupe_key`` is unique, so enqueueing one twice is harmless.
+    """
+
+    __tablename__ = "mails"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sending', 'delivered', 'dead')", name="status"),
+        Index("ix_mails_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claim_id: Mapped[uuid.UUID | None]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    delivered_at: Mapped[datetime | None]

@@ -1,5 +1,5 @@
-"""Putting messages in the outbox: rows with a unique dedupe key, so enqueueing one twice is
-harmless, and taking back messages that name something deleted."""
+"""Putting messages (nudges and mails) in the outbox: rows with a unique dedupe key, so
+enqueueing one twice is harmless, and taking back messages that name something deleted."""
 
 import uuid
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.db import insert_for, table_of
-from app.outbox.models import Notification
+from app.outbox.models import Mail, Notification
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,48 @@ def withdraw(session: Session, user_ids: Sequence[uuid.UUID], dedupe_keys: list[
                 Notification.dedupe_key.in_(dedupe_keys[start : start + 500]),
             )
         )
+
+
+@dataclass(frozen=True)
+class MailWords:
+    """What a mail says: a subject, plain text and simple HTML; the bodies hold ``{link}``
+    where the one-time link goes (it is kept apart so it can be cleared once sent)."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def enqueue_mail(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    kind: str,
+    dedupe_key: str,
+    to: str,
+    words: MailWords,
+    now: datetime,
+    link: str | None = None,
+) -> None:
+    """Put a mail in the outbox, in the caller's transaction; the worker sends it. One
+    whose dedupe key exists already is skipped, not an error."""
+    session.execute(
+        insert_for(session)(table_of(Mail)).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [
+            {
+                "id": uuid.uuid4(),
+                "user_id": user_id,
+                "kind": kind,
+                "dedupe_key": dedupe_key,
+                "to_address": to,
+                "subject": words.subject,
+                "text_body": words.text,
+                "html_body": words.html,
+                "link": link,
+                "created_at": now,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+        ],
+    )

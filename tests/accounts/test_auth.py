@@ -134,7 +134,15 @@ def test_register_answers_the_user_and_a_token_pair(client, settings, clock):
 
     body = assert_token_pair(response, settings, status=201)
     user = body["user"]
-    assert set(user) == {"id", "email", "display_name", "timezone", "role", "created_at"}
+    assert set(user) == {
+        "id",
+        "email",
+        "email_verified",
+        "display_name",
+        "timezone",
+        "role",
+        "created_at",
+    }
     assert uuid.UUID(user["id"])
     assert user["email"] == "alex.doe@example.com"
     assert user["display_name"] == "New Person"

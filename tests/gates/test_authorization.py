@@ -49,6 +49,7 @@ from tests.factories import (
     invite,
     join,
     log_bid,
+    mailed_token,
     new_coach,
     notifications_of,
     ok,
@@ -110,11 +111,17 @@ MATRIX: dict[Route, tuple[Expected, ...]] = {
     ("POST",   "/v1/auth/login"):                       (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST",   "/v1/auth/refresh"):                     (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST",   "/v1/auth/logout"):                      (204, 204, 204, 204, 204, 204, 204, 204),
+    ("POST",   "/v1/auth/verify-email"):                (204, 204, 204, 204, 204, 204, 204, 204),
+    ("POST",   "/v1/auth/password-reset"):              (202, 202, 202, 202, 202, 202, 202, 202),
+    ("POST",   "/v1/auth/password-reset/confirm"):      (204, 204, 204, 204, 204, 204, 204, 204),
     # me: always the caller's own account
     ("GET",    "/v1/me"):                               (401, 200, 200, 200, 200, 200, 200, 200),
     ("PATCH",  "/v1/me"):                               (401, 200, 200, 200, 200, 200, 200, 200),
     ("DELETE", "/v1/me"):                               (401, 204, 204, 204, 204, 204, 204, 204),
     ("POST",   "/v1/me/password"):                      (401, 200, 200, 200, 200, 200, 200, 200),
+    # the coaches' addresses are verified already (a partner may consent only to such)
+    ("POST",   "/v1/me/email-verification"):            (401, 202, 202, 202, 202, 409, 409, 202),
+    ("POST",   "/v1/me/email"):                         (401, 202, 202, 202, 202, 202, 202, 202),
     ("GET",    "/v1/me/export"):                        (401, 200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/v1/me/nudge-settings"):                (401, 200, 200, 200, 200, 200, 200, 200),
     ("PUT",    "/v1/me/nudge-settings"):                (401, 200, 200, 200, 200, 200, 200, 200),
@@ -195,6 +202,8 @@ class World:
     coach_id: str  # coach X, whom alice and bob let in
     other_coach_code: str  # coach Y's code (nobody let them in)
     open_invite_code: str  # ivy's invite, waiting for anyone to join her
+    verify_token: str  # of the link mailed to ivy when she registered
+    reset_token: str  # of a password reset link mailed to ivy
 
     @property
     def owner(self) -> Account:
@@ -266,7 +275,14 @@ def _build_world(client: TestClient) -> World:
         coach_id=coach_x.id,
         other_coach_code=other_coach_code,
         open_invite_code=invite(client, ivy),
+        verify_token=mailed_token(client, ivy.email),
+        reset_token=_reset_token(client, ivy),
     )
+
+
+def _reset_token(client: TestClient, account: Account) -> str:
+    ok(client.post("/v1/auth/password-reset", json={"email": account.email}), 202)
+    return mailed_token(client, account.email, "reset-password")
 
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -348,6 +364,16 @@ BODIES: dict[Route, Body] = {
     ("PATCH", "/v1/bids/{bid_id}"): lambda w: {"note": "edited", "duration_seconds": 25},
     ("PUT", "/v1/bids/{bid_id}/response"): lambda w: {"response": "toward"},
     ("POST", "/v1/couple/coaches"): lambda w: {"coach_code": w.other_coach_code},
+    ("POST", "/v1/auth/verify-email"): lambda w: {"token": w.verify_token},
+    ("POST", "/v1/auth/password-reset"): lambda w: {"email": w.owner.email},
+    ("POST", "/v1/auth/password-reset/confirm"): lambda w: {
+        "token": w.reset_token,
+        "password": NEW_PASSWORD,
+    },
+    ("POST", "/v1/me/email"): lambda w: {
+        "email": f"moving-{uuid.uuid4().hex[:12]}@example.com",
+        "password": PASSWORD,
+    },
 }
 
 

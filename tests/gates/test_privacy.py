@@ -39,6 +39,7 @@ from tests.factories import (
     invite,
     join,
     log_bid,
+    mailed_token,
     new_coach,
     notifications_of,
     pair,
@@ -126,6 +127,8 @@ ROWS_ABOUT: dict[str, Callable[[uuid.UUID, str], ColumnElement[bool]]] = {
     "coach_consents": _consents,
     "coach_access_log": _coach_access,
     "rate_limits": _rate_limits,
+    "email_tokens": _owned("email_tokens"),
+    "mails": _owned("mails"),
 }
 
 
@@ -925,6 +928,105 @@ def test_logs_never_hold_a_note_a_password_or_a_token(client, db, clock, expo, c
         if value in text
     ]
     assert not leaks, "secrets in the logs:\n" + "\n".join(leaks[:20])
+
+
+def test_logs_never_hold_a_mailed_token_a_link_or_an_address(db, clock, caplog, json_log):
+    """Every mail flow (verification, resend, reset of a known and an unknown address,
+    wrong and spent tokens, email change, password change) and the worker sending the mail
+    to a real SMTP server, then refusing and timing out: no log line names an address, a
+    token or a link. The `log:` transport shows links only outside production."""
+    from app.main import create_app
+    from app.outbox.channels.mail import LogTransport
+    from tests.smtp_server import smtp_server
+
+    with smtp_server() as smtp:
+        settings = make_settings(db.url, mail_url=smtp.url, mail_timeout_seconds=0.5)
+        app = create_app(settings, clock=clock, engine=db.engine)
+        with TestClient(app) as client:
+            s = Secrets()
+            alex = register(client, email="alex.private@example.com", display_name="Alex")
+            s.add("alex's address", alex.email)
+            s.add("alex's address, local part", "alex.private")
+            s.add("an unknown address", "nobody.private@example.com")
+            s.add("alex's new address", "alex.elsewhere@example.com")
+            s.add("first verify token", mailed_token(client, alex.email))
+            assert client.post("/v1/me/email-verification", headers=alex.headers).status_code == 202
+            verify = s.add("verify token", mailed_token(client, alex.email))
+            assert client.post("/v1/auth/verify-email", json={"token": verify}).status_code == 204
+            assert_problem(client.post("/v1/auth/verify-email", json={"token": verify}), 410)
+            assert_problem(client.post("/v1/auth/verify-email", json={"token": verify[:-2]}), 400)
+            for email in (alex.email, "nobody.private@example.com", "not-an-address"):
+                client.post("/v1/auth/password-reset", json={"email": email})
+            reset = s.add("reset token", mailed_token(client, alex.email, "reset-password"))
+            s.add("reset token hash", security.hash_opaque_token(reset))
+            s.add("new password", "a SECRET new passphrase")
+            body = {"token": reset, "password": "a SECRET new passphrase"}
+            assert client.post("/v1/auth/password-reset/confirm", json=body).status_code == 204
+            assert_problem(client.post("/v1/auth/password-reset/confirm", json=body), 410)
+            alex.password = "a SECRET new passphrase"
+            signed_in = sign_in(client, alex)
+            alex.access_token = signed_in["access_token"]
+            change = {"email": "alex.elsewhere@example.com", "password": alex.password}
+            assert client.post("/v1/me/email", json=change, headers=alex.headers).status_code == 202
+            s.add("change token", mailed_token(client, "alex.elsewhere@example.com"))
+            assert_problem(
+                client.post(
+                    "/v1/me/email", json={**change, "password": "wrong"}, headers=alex.headers
+                ),
+                403,
+            )
+            export = client.get("/v1/me/export", headers=alex.headers).text
+            assert not _absent(export, {k: v for k, v in s.values.items() if "token" in k})
+
+            runtime = scheduler.Runtime(settings, clock, make_session_factory(db.engine))
+            scheduler.run_mail(runtime)
+            delivered = len(smtp.received)
+            assert delivered >= 6, delivered
+            for mail in smtp.received:  # the links did go out, in the mails only
+                s.values.update(
+                    {
+                        f"link in {mail.message['Subject']} {i}": line
+                        for i, line in enumerate(mail.text.splitlines())
+                        if "token=" in line
+                    }
+                )
+            register(client, email="bea.private@example.com")
+            s.add("bea's address", "bea.private@example.com")
+            smtp.handler.refuse_with = "550 5.1.1 <bea.private@example.com> unknown"
+            scheduler.run_mail(runtime)
+            register(client, email="cy.private@example.com")
+            s.add("cy's address", "cy.private@example.com")
+            smtp.handler.refuse_with = None
+            smtp.handler.stall_seconds = 1.0
+            scheduler.run_mail(runtime)
+
+    # The SMTP server's own log (aiosmtpd: "mail.log") is the outside world's, not Tend's.
+    ours = [r for r in caplog.records if not r.name.startswith(("mail.log", "asyncio"))]
+    lines = [line for line in json_log.lines if json.loads(line)["logger"] != "mail.log"]
+    texts = {f"json line {i}": line for i, line in enumerate(lines)}
+    texts |= {f"record {i}": repr(vars(r)) for i, r in enumerate(ours)}
+    texts |= {f"message {i}": r.getMessage() for i, r in enumerate(ours)}
+    assert any(r.name == "app.scheduler" and r.getMessage() == "mail" for r in ours)
+    assert any(r.name == "tend.access" and r.route == "/v1/auth/verify-email" for r in ours)
+    leaks = [
+        f"{label} in {where}: {text[:300]}"
+        for where, text in texts.items()
+        for label, value in s.values.items()
+        if value in text
+    ]
+    assert not leaks, "secrets in the logs:\n" + "\n".join(leaks[:20])
+
+    # The development transport: the subject always, the link only outside production.
+    from app.outbox.channels.mail import MailMessage
+
+    message = MailMessage("id", "alex.private@example.com", "Subject", "t", "h", clock.now(), "L")
+    caplog.clear()
+    LogTransport(show_links=False).send([message])
+    LogTransport(show_links=True).send([message])
+    [production, development] = [r for r in caplog.records if r.name == "tend.mail"]
+    assert production.subject == development.subject == "Subject"
+    assert not hasattr(production, "link") and development.link == "L"
+    assert "alex.private" not in caplog.text
 
 
 def test_text_a_database_cannot_store_is_refused_and_never_logged(client, caplog, json_log):

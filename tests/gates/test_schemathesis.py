@@ -61,6 +61,7 @@ from tests.factories import (
     invite,
     join,
     log_bid,
+    mailed_token,
     new_coach,
     notifications_of,
     ok,
@@ -72,7 +73,15 @@ from tests.factories import (
 # of the deterministic coverage phase and the schema's examples.
 MAX_EXAMPLES = 100
 # Operations that hash or verify an argon2 password (~50 ms each) get fewer.
-ARGON2_OPERATIONS = ["register", "login", "changePassword", "deleteMe"]
+ARGON2_OPERATIONS = [
+    "register",
+    "login",
+    "changePassword",
+    "deleteMe",
+    "changeEmail",
+    "confirmPasswordReset",
+    "verifyEmail",
+]
 ARGON2_MAX_EXAMPLES = 12
 # Derandomized Hypothesis plus an explicit seed: the same cases on every run and engine.
 SEED = 20260310
@@ -327,6 +336,24 @@ class World:
             return {"refresh_token": self.owner.refresh_token}
         if op == "grantCoachAccess":
             return {"coach_code": self.stranger_coach_code}
+        if op == "changeEmail":
+            self.clear_rate_limits()
+            return {"password": self.owner.password}
+        if op == "verifyEmail":
+            # A newcomer's link, so that the owner's address stays as the harness knows it.
+            self.clear_rate_limits()
+            newcomer = register(self.client, display_name="Newcomer")
+            return {"token": mailed_token(self.client, newcomer.email)}
+        if op == "confirmPasswordReset":
+            self.clear_rate_limits()
+            newcomer = register(self.client, display_name="Newcomer")
+            self._ok(
+                self.client.post("/v1/auth/password-reset", json={"email": newcomer.email}), 202
+            )
+            return {"token": mailed_token(self.client, newcomer.email, "reset-password")}
+        if op == "requestPasswordReset":
+            self.clear_rate_limits()
+            return {}
         if op == "createBid":
             # Replaying another couple's bid id must neither show nor change that bid.
             ids = [self.own_bid, self.partner_bid, self.deleted_bid, self.foreign_bid]

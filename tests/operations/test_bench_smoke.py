@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import event
 
-from bench import bank, coach, floor, nudges, pgbench, soak, writes
+from bench import bank, coach, floor, mail, nudges, pgbench, soak, writes
 from bench.common import Figure, print_table
 from tests.factories import EVERY_NUDGE, pair_over_http
 
@@ -53,6 +53,17 @@ def test_every_benchmark_runs_and_reports_figures(database, monkeypatch, capsys)
     assert len(floors) == (2 if backend == "postgresql" else 0)
     assert all(f.baseline and f.baseline > 0 for f in floors)
     assert "ratio" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_mail_benchmark_runs_and_sends_each_mail_once(database, monkeypatch):
+    monkeypatch.setattr(mail, "MAILS", 30)
+    figures = mail.run(database.backend)  # raises unless every mail arrived exactly once
+    assert [f.name.split(" [")[0] for f in figures] == [
+        "mail to local SMTP, 1 worker",
+        "mail to local SMTP, 2 workers",
+    ]
+    assert all(f.value > 0 and f.baseline and f.baseline > 0 for f in figures)
 
 
 def _shape(statement: str) -> tuple[str, str, bool]:

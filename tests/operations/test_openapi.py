@@ -32,7 +32,7 @@ from app.fields import StrictInput
 from app.main import create_app
 from app.openapi_doc import REGENERATE_COMMAND, main, openapi_document, render_openapi
 from tests.conftest import make_settings
-from tests.factories import assert_problem, invite, pair, register
+from tests.factories import assert_problem, invite, mailed_token, pair, register
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "docs" / "openapi.json"
@@ -470,8 +470,15 @@ def test_request_examples_are_accepted(client: TestClient) -> None:
     coach_code = client.get(
         "/v1/coach/profile", headers={"Authorization": f"Bearer {coach['access_token']}"}
     ).json()["code"]
+    # A partner may consent only to a coach whose address is verified: the mailed link.
+    coach_email = coach["user"]["email"]
+    api.send_examples(
+        "verifyEmail", resolve=lambda v: {**v, "token": mailed_token(client, coach_email)}
+    )
     api.send_examples("grantCoachAccess", alex, resolve=lambda v: {**v, "coach_code": coach_code})
     api.send_examples("updateMe", alex)
+    # The change example's password is the one Alex registered with.
+    api.send_examples("changeEmail", alex)
 
     refresh = tokens["refresh_token"]
 
@@ -487,6 +494,17 @@ def test_request_examples_are_accepted(client: TestClient) -> None:
     alex = tokens["access_token"]
     (change,) = _body_examples(api.operation("changePassword")).values()
     new_password = change["value"]["new_password"]
+    # Forgotten anyway: the reset example's address is Alex's, its password the same new one.
+    api.send_examples("requestPasswordReset")
+    email = partner["user"]["email"]
+    api.send_examples(
+        "confirmPasswordReset",
+        resolve=lambda v: {**v, "token": mailed_token(client, email, "reset-password")},
+    )
+    (reset,) = _body_examples(api.operation("confirmPasswordReset")).values()
+    assert reset["value"]["password"] == new_password
+    signed_in = client.post("/v1/auth/login", json={"email": email, "password": new_password})
+    alex = signed_in.json()["access_token"]
     api.send_examples("deleteMe", alex, resolve=lambda v: {**v, "password": new_password})
 
     with_body = {op["operationId"] for _, _, op in _operations(document) if "requestBody" in op}

@@ -32,6 +32,7 @@ from app.main import create_app
 from app.outbox.models import Device
 from tests.conftest import TEST_SECRET, make_settings
 from tests.processes import tend_server
+from tests.smtp_server import mailbox_over_http, smtp_server
 
 CLIENT = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 SCRIPT = CLIENT / "dist" / "first-week.js"
@@ -106,8 +107,23 @@ def first_week_script(
 
 
 def test_a_couples_first_week_through_the_generated_client(first_week_script, db):
-    with tend_server(db.url, TEST_SECRET, TEND_SCHEDULER="off") as base:
-        result = _run(["node", str(first_week_script), base, "--json"], CLIENT)
+    # Mail goes to a real SMTP server; the walk reads its links where a mail catcher shows
+    # them, as a phone would receive them by a tap on the link in the mail.
+    with (
+        smtp_server() as smtp,
+        mailbox_over_http(smtp) as mailbox,
+        tend_server(
+            db.url,
+            TEST_SECRET,
+            TEND_SCHEDULER="on",
+            TEND_MAIL_URL=smtp.url,
+            TEND_MAIL_TICK_SECONDS="1",
+            TEND_APP_URL="https://app.tend.example",
+        ) as base,
+    ):
+        result = _run(
+            ["node", str(first_week_script), base, "--json", f"--mailbox={mailbox}"], CLIENT
+        )
         # The script checks every answer: one it did not expect stops it, saying which.
         astray = _run(["node", str(first_week_script), f"{base}/elsewhere"], CLIENT)
     assert result.returncode == 0, f"the first week failed:\n{result.stdout}\n{result.stderr}"
@@ -155,6 +171,10 @@ def test_a_couples_first_week_through_the_generated_client(first_week_script, db
     assert len(devices) == 2 and len(set(devices)) == 2
     assert consents == 2
     assert summary["coach_bids_seen"] == 10
+    # Robin confirmed the address before the consents; Sam got back in with a reset link.
+    assert summary["robin_verified"] is True and summary["sam_reset"] is True
+    subjects = {m.message["Subject"] for m in smtp.received}
+    assert {"Reset your Tend password", "Your Tend password was changed"} <= subjects
 
 
 def _rename_field(schema: str, old: str, new: str) -> Callable[[Document], None]:

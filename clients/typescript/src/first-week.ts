@@ -3,12 +3,20 @@
  *
  *   npm run generate && npm run build
  *   node dist/first-week.js [base URL, default $TEND_URL or http://127.0.0.1:8000] [--json]
+ *     [--mailbox=URL, default $TEND_MAILBOX_URL]
  *
  * Alex and Sam register and pair; both phones log bids for connection offline and sync
  * them later with ids the phones made, so a sync that is retried is harmless; each answers
  * the other's bids; they read their balance, history and stats, register their phones for
- * push, and let their coach Robin see their weekly progress. Every answer's status is
- * checked: anything unexpected stops the walk with a message and exit code 1.
+ * push, and let their coach Robin see their weekly progress once Robin has confirmed
+ * their address; Sam forgets the password and gets back in with a reset link. Every
+ * answer's status is checked: anything unexpected stops the walk with a message and exit
+ * code 1.
+ *
+ * Mail: Tend mails links to `{TEND_APP_URL}/verify-email?token=…` and
+ * `{TEND_APP_URL}/reset-password?token=…`; the phone app opens them (universal or app
+ * links) and sends the token to the API. This walk reads them where a development mail
+ * catcher shows them: `--mailbox` answers GET /messages with `[{to, subject, text}]`.
  */
 import { randomUUID } from "node:crypto";
 
@@ -29,6 +37,8 @@ const PASSWORD = "a long passphrase for the first week";
 const args = process.argv.slice(2);
 const asJson = args.includes("--json");
 const baseUrl = args.find((arg) => !arg.startsWith("--")) ?? process.env.TEND_URL ?? "http://127.0.0.1:8000";
+const mailbox =
+  args.find((arg) => arg.startsWith("--mailbox="))?.slice("--mailbox=".length) ?? process.env.TEND_MAILBOX_URL;
 
 class UnexpectedAnswer extends Error {}
 
@@ -52,6 +62,18 @@ async function expectStatus<Data, Failure>(
     throw new UnexpectedAnswer(describe(step, expected, answer));
   }
   return answer.data;
+}
+
+/** An answer without a body (204), which must have the expected status. */
+async function expectNoContent<Data, Failure>(
+  step: string,
+  expected: number,
+  call: Promise<Answer<Data, Failure>>,
+): Promise<void> {
+  const answer = await call;
+  if (answer.response.status !== expected || answer.error !== undefined) {
+    throw new UnexpectedAnswer(describe(step, expected, answer));
+  }
 }
 
 /** The problem document of a refusal, which must have the expected status. */
@@ -86,6 +108,31 @@ function ago(days: number, hours = 0): string {
 
 function signedIn(token: string): Tend {
   return createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
+}
+
+type Mail = { to: string[]; subject: string; text: string };
+
+/**
+ * The token of the newest link to `page` mailed to `address`, as the phone app takes it
+ * from the link it was opened with: `new URL(link).searchParams.get("token")`.
+ */
+async function mailedToken(address: string, page: "verify-email" | "reset-password"): Promise<string> {
+  check(mailbox !== undefined, "this walk reads mailed links from a mail catcher: pass --mailbox=URL");
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const mails = (await (await fetch(`${mailbox}/messages`)).json()) as Mail[];
+    const links = mails
+      .filter((mail) => mail.to.includes(address))
+      .flatMap((mail) => mail.text.match(/https?:\/\/\S+\?token=[A-Za-z0-9_-]+/g) ?? [])
+      .map((link) => new URL(link))
+      .filter((link) => link.pathname.endsWith(`/${page}`));
+    const newest = links.at(-1)?.searchParams.get("token");
+    if (newest) {
+      return newest;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250)); // the worker sends mail every few seconds
+  }
+  throw new UnexpectedAnswer(`no ${page} link reached ${address} within 30 s`);
 }
 
 async function register(
@@ -291,14 +338,30 @@ async function firstWeek(): Promise<void> {
   await registerPhone(alex.client, "Alex");
   await registerPhone(sam.client, "Sam");
 
-  // Their coach, Robin, sees their progress once both have said yes.
+  // Their coach, Robin, sees their progress once both have said yes, and only a coach
+  // whose address is confirmed can be let in: anyone can sign up as a coach.
   const robin = await register(anonymous, "Robin", "coach");
+  check(!robin.user.email_verified, "a new account's address counts as confirmed before its link came back");
   const profile = await expectStatus(
     "Robin reads the coach code",
     200,
     robin.client.GET("/v1/coach/profile"),
   );
   const consent = { body: { coach_code: profile.code } };
+  const unconfirmed = await expectProblem(
+    "Alex tries to let Robin in before Robin confirmed the address",
+    409,
+    alex.client.POST("/v1/couple/coaches", consent),
+  );
+  say(`before Robin confirmed the address, consent answered 409: ${unconfirmed.detail ?? unconfirmed.title}`);
+  // Robin taps the link in the registration mail; the app sends its token.
+  await expectNoContent(
+    "Robin confirms the address with the mailed link",
+    204,
+    anonymous.POST("/v1/auth/verify-email", { body: { token: await mailedToken(robin.user.email, "verify-email") } }),
+  );
+  const robinNow = await expectStatus("Robin reads the account", 200, robin.client.GET("/v1/me"));
+  check(robinNow.email_verified, "Robin's address is still unconfirmed after the link");
   const afterAlex = await expectStatus(
     "Alex lets Robin in",
     201,
@@ -343,6 +406,41 @@ async function firstWeek(): Promise<void> {
   const bids = await allBids(alex.client, "Alex");
   check(bids.length === logged, `the couple has ${bids.length} bids, the phones logged ${logged}`);
 
+  // Sam forgets the password. The app shows the 202's message whatever the address (the
+  // answer never says whether an account has it), then opens the mailed link's page.
+  const asked = await expectStatus(
+    "Sam asks for a password reset",
+    202,
+    anonymous.POST("/v1/auth/password-reset", { body: { email: sam.user.email } }),
+  );
+  say(`password reset asked: ${asked.message}`);
+  const resetToken = await mailedToken(sam.user.email, "reset-password");
+  const newPassword = "a new passphrase after the first week";
+  await expectProblem(
+    "Sam picks too short a password",
+    422,
+    anonymous.POST("/v1/auth/password-reset/confirm", { body: { token: resetToken, password: "short" } }),
+  );
+  await expectNoContent(
+    "Sam sets a new password with the link",
+    204,
+    anonymous.POST("/v1/auth/password-reset/confirm", { body: { token: resetToken, password: newPassword } }),
+  );
+  // Every sign-in ended, this phone's too: the app goes back to its sign-in screen.
+  await expectProblem("Sam's old session", 401, sam.client.GET("/v1/me"));
+  await expectProblem(
+    "the reset link a second time",
+    410,
+    anonymous.POST("/v1/auth/password-reset/confirm", { body: { token: resetToken, password: newPassword } }),
+  );
+  const samAgain = await expectStatus(
+    "Sam signs in with the new password",
+    200,
+    anonymous.POST("/v1/auth/login", { body: { email: sam.user.email, password: newPassword } }),
+  );
+  const samMe = await expectStatus("Sam reads the account", 200, signedIn(samAgain.access_token).GET("/v1/me"));
+  say(`Sam is back in; the reset link also confirmed the address: ${samMe.email_verified}`);
+
   const percent = (rate: number | null): string => (rate === null ? "n/a" : `${Math.round(rate * 100)}%`);
   const summary = {
     couple_id: couple.id,
@@ -353,6 +451,8 @@ async function firstWeek(): Promise<void> {
     positive_negative_ratio: stats.positive_negative_ratio,
     streak_days: stats.streak_days,
     coach_bids_seen: coachSees,
+    robin_verified: robinNow.email_verified,
+    sam_reset: samMe.email_verified,
   };
   const week = `7 days: +${balance.deposits_7d.toFixed(2)} / -${balance.withdrawals_7d.toFixed(2)}`;
   if (asJson) {
@@ -365,7 +465,8 @@ First week of Alex and Sam
   turned toward     ${percent(stats.toward_rate)}, positive:negative ${stats.positive_negative_ratio ?? "n/a"}
   streak            ${stats.streak_days} days
   balance           ${balance.balance.toFixed(2)} (${week})
-  coach Robin sees  ${coachSees} bids over ${progress.weeks.length} weeks, and no notes`);
+  coach Robin sees  ${coachSees} bids over ${progress.weeks.length} weeks, and no notes
+  Sam forgot the password and got back in with a mailed link`);
 }
 
 firstWeek().catch((error: unknown) => {
