@@ -36,6 +36,7 @@ from app.nudges.router import router as nudges_router
 from app.observability import RequestContextMiddleware, configure_logging
 from app.pagination import MAX_LIMIT
 from app.stats.router import router as stats_router
+from app.sync.router import router as sync_router
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def create_app(
         bank_router,
         stats_router,
         nudges_router,
+        sync_router,
         coach_router,
         consent_router,
         dashboard_router,

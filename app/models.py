@@ -8,7 +8,13 @@ from app.coaching.models import CoachAccess, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
 from app.nudges.models import NudgeSettings
-from app.outbox.models import Device, Notification, PushTicket
+from app.outbox.models import (
+    Device,
+    InboxClock,
+    Notification,
+    NotificationTombstone,
+    PushTicket,
+)
 from app.ratelimit import RateLimit
 
 __all__ = [
@@ -23,7 +29,9 @@ __all__ = [
     "CoupleInvite",
     "CoupleMember",
     "Device",
+    "InboxClock",
     "Notification",
+    "NotificationTombstone",
     "NudgeSettings",
     "PushTicket",
     "RateLimit",

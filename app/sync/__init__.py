@@ -1,0 +1,1 @@
+"""Offline sync with WatermelonDB's protocol (GET and POST /v1/sync), over the domains' own\nservices: one write path for REST and sync."""

@@ -1,0 +1,231 @@
+"""WatermelonDB's sync protocol: raw records as a phone stores them, and the two bodies.
+
+Raw records use the REST objects' column names; instants are integer milliseconds since
+the epoch, and ids are the REST ids (UUIDs). A pushed record also carries WatermelonDB's
+own ``_status`` and ``_changed``, and every column of the phone's schema, including those
+the server computes (``deposit``, ``logged_by``, ...), which a push ignores.
+"""
+
+import uuid
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    model_serializer,
+    model_validator,
+)
+
+from app.bank.math import Response
+from app.bids.schemas import Duration, Initiator, KindName, Note
+from app.fields import Answer, BodyExample, StrictInput
+
+# Milliseconds since the epoch: a JSON integer, never a string or a float.
+EpochMs = Annotated[StrictInt, Field(ge=0, le=253402300799999, description="ms since epoch")]
+Record = TypeVar("Record")
+
+
+class TableChanges(Answer, Generic[Record]):
+    created: list[Record] = Field(description="Always empty: live records come as updated")
+    updated: list[Record]
+    deleted: list[uuid.UUID]
+
+
+class BidRaw(Answer):
+    id: uuid.UUID
+    couple_id: uuid.UUID
+    kind: str
+    initiator: Initiator = Field(description="Who made the bid, seen from the reader")
+    logged_by: Initiator
+    occurred_at: int
+    duration_seconds: int | None
+    note: str | None
+    response: Response
+    responded_by: Initiator | None
+    responded_at: int | None
+    deposit: float
+    created_at: int
+    updated_at: int
+
+
+class NotificationRaw(Answer):
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    data: str = Field(description="The REST object's data, as a JSON text")
+    created_at: int
+    due_at: int
+    read_at: int | None
+
+
+class CoupleRaw(Answer):
+    id: uuid.UUID
+    partner_id: uuid.UUID | None = Field(description="Null once the partner erased the account")
+    partner_name: str | None
+    created_at: int
+    ended_at: int | None
+    timezone: str
+    day_start_hour: int
+    half_life_hours: int
+
+
+class PullChanges(Answer):
+    bids: TableChanges[BidRaw]
+    notifications: TableChanges[NotificationRaw]
+    couples: TableChanges[CoupleRaw]
+
+
+class SyncPull(Answer):
+    changes: PullChanges
+    timestamp: int = Field(description="Send it back as last_pulled_at next time")
+    experimental_strategy: Literal["replacement"] | None = Field(
+        default=None,
+        alias="experimentalStrategy",
+        description="The full set: the phone drops synced records it does not contain",
+    )
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @model_serializer(mode="wrap")
+    def _without_strategy(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """experimentalStrategy is sent only when it says something."""
+        data: dict[str, Any] = handler(self)
+        if self.experimental_strategy is None:
+            data.pop("experimentalStrategy", None)
+            data.pop("experimental_strategy", None)
+        return data
+
+
+# --- push -------------------------------------------------------------------------------
+
+
+class _Pushed(BaseModel):
+    """WatermelonDB's bookkeeping, sent with every pushed record and otherwise ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    watermelon_status: str | None = Field(default=None, alias="_status", max_length=16)
+    watermelon_changed: str | None = Field(default=None, alias="_changed", max_length=1000)
+
+
+class PushedBid(_Pushed):
+    id: uuid.UUID
+    kind: KindName
+    initiator: Initiator
+    occurred_at: EpochMs
+    duration_seconds: Duration | None = None
+    note: Note = None
+    response: Response = Response.pending
+    # Computed by the server: accepted as the phone has them, never applied.
+    couple_id: str | None = Field(default=None, max_length=64)
+    logged_by: Initiator | None = None
+    responded_by: Initiator | None = None
+    responded_at: EpochMs | None = None
+    deposit: float | None = None
+    created_at: EpochMs | None = None
+    updated_at: EpochMs | None = None
+
+
+class PushedNotification(_Pushed):
+    id: uuid.UUID
+    read_at: EpochMs | None = None
+    # The server's text: ignored on push.
+    kind: str | None = Field(default=None, max_length=32)
+    title: str | None = Field(default=None, max_length=200)
+    body: str | None = Field(default=None, max_length=10_000)
+    data: str | None = Field(default=None, max_length=10_000)
+    created_at: EpochMs | None = None
+    due_at: EpochMs | None = None
+
+
+class PushedCouple(_Pushed):
+    """Couples are read-only: a pushed change to one is rejected by id."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: uuid.UUID
+
+
+Pushed = TypeVar("Pushed", bound=_Pushed)
+
+
+class PushedTable(BaseModel, Generic[Pushed]):
+    model_config = ConfigDict(extra="forbid")
+
+    created: list[Pushed] = []
+    updated: list[Pushed] = []
+    deleted: list[uuid.UUID] = []
+
+    def count(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.deleted)
+
+
+class PushChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bids: PushedTable[PushedBid] = PushedTable[PushedBid]()
+    notifications: PushedTable[PushedNotification] = PushedTable[PushedNotification]()
+    couples: PushedTable[PushedCouple] = PushedTable[PushedCouple]()
+
+    def count(self) -> int:
+        return self.bids.count() + self.notifications.count() + self.couples.count()
+
+
+class SyncPush(StrictInput):
+    """``{changes}``, or the changes themselves (WatermelonDB's example sends them bare)."""
+
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "offline_bid": {
+            "summary": "A bid logged offline, and a nudge read",
+            "description": "Records as WatermelonDB pushes them, with _status and _changed.",
+            "value": {
+                "changes": {
+                    "bids": {
+                        "created": [
+                            {
+                                "id": "0b7e9a52-3d6e-4b7a-9c1f-2e8d4a6b0c13",
+                                "kind": "hug",
+                                "initiator": "me",
+                                "occurred_at": 1773140400000,
+                                "duration_seconds": 25,
+                                "note": None,
+                                "response": "toward",
+                                "_status": "created",
+                                "_changed": "",
+                            }
+                        ],
+                        "updated": [],
+                        "deleted": [],
+                    },
+                    "notifications": {"created": [], "updated": [], "deleted": []},
+                }
+            },
+        },
+        "nothing": {
+            "summary": "No changes (bare form)",
+            "value": {"bids": {"created": [], "updated": [], "deleted": []}},
+        },
+    }
+
+    changes: PushChanges
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "changes" not in value:
+            return {"changes": value}
+        return value
+
+
+class SyncPushed(Answer):
+    experimental_rejected_ids: dict[str, list[uuid.UUID]] | None = Field(
+        default=None,
+        alias="experimentalRejectedIds",
+        description="Records not applied, by table: the user may not make these changes",
+    )
+
+    model_config = ConfigDict(populate_by_name=True)
