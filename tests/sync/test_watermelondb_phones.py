@@ -35,10 +35,12 @@ CLIENT = Path(__file__).resolve().parents[2] / "clients" / "watermelondb"
 
 
 @pytest.fixture(scope="session")
-def watermelondb() -> Path:
-    """clients/watermelondb/node_modules as package-lock.json says, installed once per lock."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
+def node() -> str:
+    """Node, with clients/watermelondb/node_modules as package-lock.json says (installed
+    once per lock)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    missing = [name for name, path in (("node", node), ("npm", npm)) if path is None]
+    if missing or node is None or npm is None:
         reason = f"needs {' and '.join(missing)} (apt-get install nodejs npm)"
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the WatermelonDB phones: {reason}")
@@ -49,7 +51,7 @@ def watermelondb() -> Path:
     stamp = CLIENT / "node_modules" / f".tend-installed-{lock}"
     if not stamp.exists():
         done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
+            [npm, "ci", "--no-audit", "--no-fund"],
             cwd=CLIENT,
             capture_output=True,
             text=True,
@@ -58,7 +60,7 @@ def watermelondb() -> Path:
         )
         assert done.returncode == 0, done.stdout + done.stderr
         stamp.touch()
-    return CLIENT
+    return node
 
 
 class LiveServer:
@@ -92,10 +94,10 @@ def live(db: Any) -> Iterator[tuple[str, FrozenClock]]:
 
 
 class Phones:
-    def __init__(self, base: str, clock: FrozenClock) -> None:
+    def __init__(self, node: str, base: str, clock: FrozenClock) -> None:
         self.clock = clock
         self.process = subprocess.Popen(
-            ["node", "phones.js", base],
+            [node, "phones.js", base],
             cwd=CLIENT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -123,9 +125,9 @@ class Phones:
         assert self.process.wait(timeout=30) == 0
 
 
-def test_two_phones_converge_through_watermelondb_sync(watermelondb, live, db):
+def test_two_phones_converge_through_watermelondb_sync(node, live, db):
     base, clock = live
-    phones = Phones(base, clock)
+    phones = Phones(node, base, clock)
     try:
         phones.step("pair")
         with Session(db.engine) as session:
