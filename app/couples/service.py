@@ -18,6 +18,7 @@ from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.couples.schemas import CoupleUpdate
 from app.db import commit_then_raise
 from app.errors import Conflict, Gone, Invalid, NotFound
+from app.outbox import service as outbox
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,10 @@ def join(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise Gone("This invite has already been used.")
 
-    couple = Couple(created_at=now, timezone=inviter.timezone, sync_clock=0)
+    # The new couple's clock starts past every timestamp either partner's phone was given
+    # (a pull moves their inbox clocks to it): none of its changes can fall behind a pull.
+    partners_clock = max(outbox.inbox_stamps(session, [user.id, inviter.id], now).values())
+    couple = Couple(created_at=now, timezone=inviter.timezone, sync_clock=partners_clock)
     couple.created_stamp = couple.stamp = next_stamp(couple, now)
     session.add(couple)
     session.flush()
