@@ -118,6 +118,10 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+# Routes whose bodies may be larger than TEND_MAX_BODY_BYTES, and the setting of their limit.
+LARGER_BODIES = {"/v1/sync": "sync_max_body_bytes"}
+
+
 def install(app: FastAPI, settings: Settings, *, outermost: list[type[Any]]) -> None:
     """Add the middleware. The security headers (and the ``outermost`` ones, such as the
     request log) wrap the whole stack, Starlette's 500 handler included, so even an
@@ -125,7 +129,7 @@ def install(app: FastAPI, settings: Settings, *, outermost: list[type[Any]]) -> 
     app.add_middleware(
         BodySizeLimitMiddleware,
         limit=settings.max_body_bytes,
-        larger={"/v1/sync": settings.sync_max_body_bytes},
+        larger={path: getattr(settings, name) for path, name in LARGER_BODIES.items()},
     )
     origins = settings.cors_origin_list
     if origins:

@@ -16,7 +16,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import bank, coach, common, floor, nudges, writes
+from bench import bank, coach, common, floor, nudges, sync, writes
 from bench.common import Figure, backends, print_table
 
 BENCHMARKS: dict[str, tuple[str, Callable[[str], list[Figure]]]] = {
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[str], list[Figure]]]] = {
     "floor": ("the floor under bid writes", floor.run),
     "nudges": ("nudge fan-out", nudges.run),
     "coach": ("coach progress view", coach.run),
+    "sync": ("offline sync", sync.run),
 }
 
 

@@ -113,14 +113,17 @@ def withdraw(
     from their inbox at their next sync."""
     gone: list[tuple[uuid.UUID, uuid.UUID]] = []
     for start in range(0, len(dedupe_keys), 500):
-        gone += session.execute(
-            delete(Notification)
-            .where(
-                Notification.user_id.in_(user_ids),
-                Notification.dedupe_key.in_(dedupe_keys[start : start + 500]),
+        gone += [
+            (row.id, row.user_id)
+            for row in session.execute(
+                delete(Notification)
+                .where(
+                    Notification.user_id.in_(user_ids),
+                    Notification.dedupe_key.in_(dedupe_keys[start : start + 500]),
+                )
+                .returning(Notification.id, Notification.user_id)
             )
-            .returning(Notification.id, Notification.user_id)
-        ).tuples()
+        ]
     bury(session, gone, now)
 
 

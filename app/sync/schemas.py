@@ -13,9 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StrictInt,
-    model_serializer,
     model_validator,
 )
 
@@ -32,6 +30,12 @@ class TableChanges(Answer, Generic[Record]):
     created: list[Record] = Field(description="Always empty: live records come as updated")
     updated: list[Record]
     deleted: list[uuid.UUID]
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """``BidChanges`` for ``TableChanges[BidRaw]``: its name in the OpenAPI document."""
+        (record,) = params
+        return f"{record.__name__.removesuffix('Raw')}Changes"
 
 
 class BidRaw(Answer):
@@ -80,24 +84,20 @@ class PullChanges(Answer):
 
 
 class SyncPull(Answer):
+    """A pull's answer; ``experimentalStrategy`` is sent only with the full set."""
+
     changes: PullChanges
     timestamp: int = Field(description="Send it back as last_pulled_at next time")
     experimental_strategy: Literal["replacement"] | None = Field(
         default=None,
         alias="experimentalStrategy",
+        exclude_if=lambda strategy: strategy is None,  # sent only when it says something
         description="The full set: the phone drops synced records it does not contain",
     )
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    @model_serializer(mode="wrap")
-    def _without_strategy(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """experimentalStrategy is sent only when it says something."""
-        data: dict[str, Any] = handler(self)
-        if self.experimental_strategy is None:
-            data.pop("experimentalStrategy", None)
-            data.pop("experimental_strategy", None)
-        return data
+    model_config = ConfigDict(
+        populate_by_name=True, json_schema_serialization_defaults_required=False
+    )
 
 
 # --- push -------------------------------------------------------------------------------
@@ -163,6 +163,12 @@ class PushedTable(BaseModel, Generic[Pushed]):
     def count(self) -> int:
         return len(self.created) + len(self.updated) + len(self.deleted)
 
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """``PushedBids`` for ``PushedTable[PushedBid]``: its name in the OpenAPI document."""
+        (record,) = params
+        return f"{record.__name__}s"
+
 
 class PushChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -176,7 +182,8 @@ class PushChanges(BaseModel):
 
 
 class SyncPush(StrictInput):
-    """``{changes}``, or the changes themselves (WatermelonDB's example sends them bare)."""
+    """``{changes}``; the changes alone, as WatermelonDB's own example sends them, are taken
+    too (not described here: a document has one shape for a body)."""
 
     openapi_examples: ClassVar[dict[str, BodyExample]] = {
         "offline_bid": {
@@ -205,9 +212,18 @@ class SyncPush(StrictInput):
                 }
             },
         },
-        "nothing": {
-            "summary": "No changes (bare form)",
-            "value": {"bids": {"created": [], "updated": [], "deleted": []}},
+        "deleted": {
+            "summary": "A bid deleted on the phone",
+            "description": "Deleting a bid the server never had (or deleted already) is ignored.",
+            "value": {
+                "changes": {
+                    "bids": {
+                        "created": [],
+                        "updated": [],
+                        "deleted": ["9c4d2e61-8a3b-4f70-b5d2-1e6f7a8b9c0d"],
+                    }
+                }
+            },
         },
     }
 
@@ -222,10 +238,15 @@ class SyncPush(StrictInput):
 
 
 class SyncPushed(Answer):
+    """``{}``, or the ids not applied (``experimentalRejectedIds``, sent only then)."""
+
     experimental_rejected_ids: dict[str, list[uuid.UUID]] | None = Field(
         default=None,
         alias="experimentalRejectedIds",
         description="Records not applied, by table: the user may not make these changes",
+        exclude_if=lambda rejected: rejected is None,
     )
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(
+        populate_by_name=True, json_schema_serialization_defaults_required=False
+    )
