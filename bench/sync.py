@@ -45,7 +45,11 @@ def _offline_bids(count: int) -> list[dict[str, object]]:
 
 
 def run(backend: str) -> list[Figure]:
-    with fresh_database(backend) as url, server(url) as base, httpx.Client(base_url=base) as client:
+    with (
+        fresh_database(backend) as url,
+        server(url) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
         small, _ = pair_over_http(client)
         big, _ = pair_over_http(client)
         loaded = time.perf_counter()
