@@ -5,12 +5,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests import factories
 
 TEND = str(Path(sys.executable).with_name("tend"))
 
@@ -63,23 +64,10 @@ def stop(process: subprocess.Popen[str]) -> str:
 def pair_over_http(
     client: httpx.Client, names: tuple[str, str] = ("A", "B")
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Two partners paired through a running Tend; their auth headers."""
-    headers = []
-    for name in names:
-        response = client.post(
-            "/v1/auth/register",
-            json={
-                "email": f"{uuid.uuid4().hex}@example.com",
-                "password": "a long test passphrase",
-                "display_name": name,
-            },
-        )
-        assert response.status_code == 201, response.text
-        headers.append({"Authorization": f"Bearer {response.json()['access_token']}"})
-    code = client.post("/v1/couple/invites", headers=headers[0]).json()["code"]
-    joined = client.post("/v1/couple/join", json={"code": code}, headers=headers[1])
-    assert joined.status_code == 201, joined.text
-    return headers[0], headers[1]
+    """Two partners paired through a running Tend; their auth headers alone, which is what
+    bench/ sends with (tests take the accounts from tests.factories.pair_over_http)."""
+    a, b = factories.pair_over_http(client, names)
+    return a.headers, b.headers
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from app.main import create_app
 from tests.conftest import TEST_SECRET, make_settings
-from tests.factories import PASSWORD, Account, assert_problem, register
+from tests.factories import PASSWORD, Account, assert_problem, assert_throttled, register
 
 WRONG_PASSWORD = "not the right password at all"
 PASSWORD_RULE = "10 to 256 characters"
@@ -74,16 +74,6 @@ def assert_unauthorized(response: Any) -> dict[str, Any]:
     body = assert_problem(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
     return body
-
-
-def assert_throttled(response: Any) -> int:
-    """A 429 problem with a Retry-After of whole seconds; returns those seconds."""
-    assert_problem(response, 429)
-    retry_after = response.headers["retry-after"]
-    assert retry_after.isdigit(), retry_after
-    seconds = int(retry_after)
-    assert seconds > 0
-    return seconds
 
 
 def fail_logins(client: Any, email: str, times: int) -> None:

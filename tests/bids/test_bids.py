@@ -16,7 +16,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.clock import FrozenClock
-from tests.factories import Account, assert_problem, login, pair, register
+from tests.factories import (
+    Account,
+    assert_problem,
+    end_couple,
+    log_bid,
+    login,
+    pair,
+    post_bid,
+    register,
+    wire,
+)
 
 REQUIRED_KINDS = {
     "hug",
@@ -57,23 +67,6 @@ def close(value: float | None, expected: float) -> bool:
 
 def decayed(amount: float, hours: float, half_life_hours: float = 72) -> float:
     return amount * 2 ** (-hours / half_life_hours)
-
-
-def wire(values: dict[str, Any]) -> dict[str, Any]:
-    """Datetimes as the phone sends them: RFC 3339 strings."""
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
-
-
-def post_bid(client: TestClient, account: Account, **body: Any) -> Any:
-    body = {"kind": "hug", "initiator": "me", **body}
-    return client.post("/v1/bids", json=wire(body), headers=account.headers)
-
-
-def log_bid(client: TestClient, account: Account, **body: Any) -> dict[str, Any]:
-    response = post_bid(client, account, **body)
-    assert response.status_code == 201, response.text
-    bid: dict[str, Any] = response.json()
-    return bid
 
 
 def get_bid(client: TestClient, account: Account, bid_id: str) -> Any:
@@ -138,11 +131,6 @@ def patch_couple(client: TestClient, account: Account, **body: Any) -> dict[str,
     assert response.status_code == 200, response.text
     couple: dict[str, Any] = response.json()
     return couple
-
-
-def end_couple(client: TestClient, account: Account) -> None:
-    response = client.delete("/v1/couple", headers=account.headers)
-    assert response.status_code == 204, response.text
 
 
 def later(client: TestClient, clock: FrozenClock, *accounts: Account, **delta: float) -> datetime:

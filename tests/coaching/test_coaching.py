@@ -21,7 +21,21 @@ from app.clock import FrozenClock
 from app.coaching.models import CONSENT_SCOPE, CONSENT_TEXT_VERSION
 from app.config import Settings
 from app.main import create_app
-from tests.factories import Account, assert_problem, invite, login, pair, register
+from tests.factories import (
+    Account,
+    assert_problem,
+    code_of,
+    consenting_couple,
+    couple_id_of,
+    grant,
+    invite,
+    log_bid,
+    login,
+    new_coach,
+    ok,
+    pair,
+    register,
+)
 
 COACH_CODE = re.compile(r"^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{10}$")
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
@@ -33,28 +47,10 @@ SWAPPED = {"me": "partner", "partner": "me"}
 # --- helpers ---------------------------------------------------------------------------
 
 
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 def at(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     assert parsed.tzinfo is not None, value
     return parsed
-
-
-def new_coach(client: TestClient, name: str = "Robin Coach") -> Account:
-    return register(client, display_name=name, role="coach")
-
-
-def code_of(client: TestClient, coach: Account) -> str:
-    code: str = ok(client.get("/v1/coach/profile", headers=coach.headers))["code"]
-    return code
-
-
-def grant(client: TestClient, partner: Account, code: Any) -> Any:
-    return client.post("/v1/couple/coaches", json={"coach_code": code}, headers=partner.headers)
 
 
 def granted(client: TestClient, partner: Account, code: str) -> dict[str, Any]:
@@ -94,41 +90,13 @@ def progress(client: TestClient, coach: Account, couple_id: str, **params: Any) 
     )
 
 
-def couple_id_of(client: TestClient, partner: Account) -> str:
-    couple_id: str = ok(client.get("/v1/couple", headers=partner.headers))["id"]
-    return couple_id
-
-
 def access_log(client: TestClient, partner: Account, **params: Any) -> Any:
     return client.get("/v1/couple/coach-access-log", params=params, headers=partner.headers)
 
 
-def consenting_couple(
-    client: TestClient, coach: Account, alex: str = "Alex", sam: str = "Sam"
-) -> tuple[Account, Account, str]:
-    """A couple whose two partners both let ``coach`` see their progress."""
-    a, b = pair(client, register(client, display_name=alex), register(client, display_name=sam))
-    code = code_of(client, coach)
-    granted(client, a, code)
-    granted(client, b, code)
-    return a, b, couple_id_of(client, a)
-
-
-def log_bid(
-    client: TestClient,
-    account: Account,
-    when: str,
-    *,
-    kind: str = "hug",
-    initiator: str = "me",
-    response: str = "toward",
-    note: str | None = None,
-) -> dict[str, Any]:
-    body = {"kind": kind, "initiator": initiator, "occurred_at": when, "response": response}
-    if note is not None:
-        body["note"] = note
-    bid: dict[str, Any] = ok(client.post("/v1/bids", json=body, headers=account.headers), 201)
-    return bid
+def logged_at(client: TestClient, account: Account, when: str, **body: Any) -> dict[str, Any]:
+    """A bid that happened at ``when``, answered toward unless the body says otherwise."""
+    return log_bid(client, account, occurred_at=when, **{"response": "toward", **body})
 
 
 def shares(week: dict[str, Any]) -> dict[str, float]:
@@ -395,8 +363,8 @@ def test_coach_views_never_show_a_note_a_bid_or_a_time_of_day(client: TestClient
     alex, sam, couple_id = consenting_couple(client, coach, "Alex Morgan", "Sam Rivera")
     notes = ["our secret picnic by the lake", "the argument about money"]
     bids = [
-        log_bid(client, alex, "2026-03-09T18:30:00Z", note=notes[0]),
-        log_bid(
+        logged_at(client, alex, "2026-03-09T18:30:00Z", note=notes[0]),
+        logged_at(
             client, sam, "2026-03-10T07:15:00Z", kind="check_in", response="against", note=notes[1]
         ),
     ]
@@ -444,8 +412,8 @@ def test_progress_figures_come_from_the_couples_days(client: TestClient) -> None
     coach = new_coach(client)
     alex, sam, couple_id = consenting_couple(client, coach, "Alex Morgan", "Sam Rivera")
     # Last week (Mon 2 to Sun 8 March, local days starting at 04:00 Berlin time).
-    log_bid(client, alex, "2026-03-04T10:00:00Z")  # Alex initiated
-    log_bid(
+    logged_at(client, alex, "2026-03-04T10:00:00Z")  # Alex initiated
+    logged_at(
         client,
         alex,
         "2026-03-04T18:00:00Z",
@@ -453,15 +421,15 @@ def test_progress_figures_come_from_the_couples_days(client: TestClient) -> None
         initiator="partner",
         response="away",
     )
-    log_bid(client, sam, "2026-03-06T10:00:00Z")
-    log_bid(client, sam, "2026-03-06T11:00:00Z", kind="check_in", response="against")
-    log_bid(client, sam, "2026-03-07T20:00:00Z", kind="laugh", initiator="partner")  # Alex
+    logged_at(client, sam, "2026-03-06T10:00:00Z")
+    logged_at(client, sam, "2026-03-06T11:00:00Z", kind="check_in", response="against")
+    logged_at(client, sam, "2026-03-07T20:00:00Z", kind="laugh", initiator="partner")  # Alex
     # 02:00 on Monday in Berlin is still Sunday's couple day: last week.
-    log_bid(client, sam, "2026-03-09T01:00:00Z")
+    logged_at(client, sam, "2026-03-09T01:00:00Z")
     # This week so far.
-    log_bid(client, alex, "2026-03-09T10:00:00Z")
-    log_bid(client, alex, "2026-03-10T08:00:00Z", kind="kiss", response="pending")
-    log_bid(client, sam, "2026-03-10T09:00:00Z", kind="thanks", initiator="partner")  # Alex
+    logged_at(client, alex, "2026-03-09T10:00:00Z")
+    logged_at(client, alex, "2026-03-10T08:00:00Z", kind="kiss", response="pending")
+    logged_at(client, sam, "2026-03-10T09:00:00Z", kind="thanks", initiator="partner")  # Alex
 
     empty, last, this = ok(progress(client, coach, couple_id, weeks=3))["weeks"]
     assert [empty["week_start"], last["week_start"], this["week_start"]] == [
@@ -515,7 +483,7 @@ def test_progress_weeks_agree_with_each_bid_and_each_sunday_across_a_dst_change(
         alex, sam = login(client, alex), login(client, sam)  # bids go 7 days back at most
         week = expected.setdefault(monday.isoformat(), {"Alex": 0, "Sam": 0})
         # 01:30 UTC on a Monday is before 04:00 in Berlin: the previous week's Sunday.
-        log_bid(client, alex if n % 2 else sam, f"{monday.isoformat()}T01:30:00Z")
+        logged_at(client, alex if n % 2 else sam, f"{monday.isoformat()}T01:30:00Z")
         if n:
             previous = (monday - timedelta(weeks=1)).isoformat()
             expected[previous]["Alex" if n % 2 else "Sam"] += 1
@@ -523,7 +491,7 @@ def test_progress_weeks_agree_with_each_bid_and_each_sunday_across_a_dst_change(
             by = alex if k % 2 == 0 else sam
             initiator = "me" if k < 2 else "partner"
             when = f"{(monday + timedelta(days=k + 1)).isoformat()}T09:00:00Z"
-            log_bid(client, by, when, initiator=initiator, response="toward" if k else "away")
+            logged_at(client, by, when, initiator=initiator, response="toward" if k else "away")
             week["Alex" if (by is alex) == (initiator == "me") else "Sam"] += 1
     weeks = ok(progress(client, login(client, coach), couple_id, weeks=8))["weeks"]
     assert [w["week_start"] for w in weeks] == list(expected)

@@ -14,7 +14,8 @@ import pytest
 
 from app import migrations
 from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
-from tests.processes import free_port, pair_over_http, tend_server
+from tests.factories import code_of, consent, log_bid, pair_over_http, register
+from tests.processes import free_port, tend_server
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENS = {"phone": (390, 844), "desktop": (1280, 800)}
@@ -52,34 +53,19 @@ def _coach_with_a_couple(base: str) -> tuple[str, str, dict[str, str]]:
     """A coach, and Alex & Sam who both consent and logged a few moments."""
     with httpx.Client(base_url=base, timeout=10) as client:
         email = f"coach-{free_port()}@example.com"
-        coach = client.post(
-            "/v1/auth/register",
-            json={
-                "email": email,
-                "password": COACH_PASSWORD,
-                "display_name": "Robin",
-                "role": "coach",
-            },
-        ).json()
-        coach_headers = {"Authorization": f"Bearer {coach['access_token']}"}
-        code = client.get("/v1/coach/profile", headers=coach_headers).json()["code"]
+        coach = register(
+            client,
+            email=email,
+            password=COACH_PASSWORD,
+            display_name="Robin",
+            role="coach",
+            timezone="UTC",
+        )
         alex, sam = pair_over_http(client, ("Alex", "Sam"))
         for kind, response in [("hug", "toward"), ("question", "toward"), ("smile", "away")]:
-            client.post(
-                "/v1/bids",
-                json={
-                    "kind": kind,
-                    "initiator": "me",
-                    "response": response,
-                    "note": "private words",
-                },
-                headers=alex,
-            ).raise_for_status()
-        for partner in (alex, sam):
-            client.post(
-                "/v1/couple/coaches", json={"coach_code": code}, headers=partner
-            ).raise_for_status()
-        return email, coach["user"]["id"], alex
+            log_bid(client, alex, kind=kind, response=response, note="private words")
+        consent(client, code_of(client, coach), alex, sam)
+        return email, coach.id, alex.headers
 
 
 def _driver(tmp_path: Path, size: tuple[int, int]):  # type: ignore[no-untyped-def]

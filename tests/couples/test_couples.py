@@ -15,7 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from app.couples import codes
 from app.couples.models import Couple, CoupleMember
 from app.db import UTCDateTime
-from tests.factories import Account, assert_problem, invite, pair, register
+from tests.factories import (
+    Account,
+    assert_problem,
+    assert_throttled,
+    end_couple,
+    invite,
+    pair,
+    register,
+)
 
 CODE = re.compile(r"^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{8}$")
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -42,12 +50,6 @@ def couple_of(client: Any, account: Account) -> dict[str, Any]:
 
 def patch_couple(client: Any, account: Account, body: dict[str, Any]) -> Any:
     return client.patch("/v1/couple", json=body, headers=account.headers)
-
-
-def end_couple(client: Any, account: Account) -> None:
-    response = client.delete("/v1/couple", headers=account.headers)
-    assert response.status_code == 204, response.text
-    assert response.content == b""
 
 
 def assert_unpaired(client: Any, *accounts: Account) -> None:
@@ -294,12 +296,10 @@ def test_join_guessing_is_rate_limited(client, clock, settings):
 
     blocked = join(client, sam, code)
 
-    assert_problem(blocked, 429)
-    retry_after = blocked.headers["retry-after"]
-    assert retry_after.isdigit() and int(retry_after) > 0
+    retry_after = assert_throttled(blocked)
     assert_unpaired(client, sam, alex)
 
-    clock.advance(seconds=int(retry_after) - 1)
+    clock.advance(seconds=retry_after - 1)
     assert_problem(join(client, sam, code), 429)
 
     clock.advance(seconds=1)

@@ -37,7 +37,24 @@ from app.clock import FrozenClock
 from app.main import create_app
 from app.models import Base
 from tests.conftest import START, Database, make_settings
-from tests.factories import PASSWORD, Account, assert_problem, invite, pair, register
+from tests.factories import (
+    PASSWORD,
+    Account,
+    add_device,
+    assert_problem,
+    code_of,
+    consent,
+    couple_id_of,
+    end_couple,
+    invite,
+    join,
+    log_bid,
+    new_coach,
+    notifications_of,
+    ok,
+    pair,
+    register,
+)
 
 # --- the callers --------------------------------------------------------------------------
 
@@ -194,47 +211,32 @@ class World:
         }
 
 
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
 def _build_world(client: TestClient) -> World:
     alice = register(client, display_name="Alice Owner")
     frank = register(client, display_name="Frank Former")
-    pair(client, alice, frank)
-    former_couple_id = _ok(client.get("/v1/couple", headers=alice.headers))["id"]
-    former_bid = {"kind": "hand_hold", "initiator": "me", "note": FORMER_NOTE}
-    former_bid_id = _ok(client.post("/v1/bids", json=former_bid, headers=frank.headers), 201)["id"]
-    _ok(client.delete("/v1/couple", headers=alice.headers), 204)  # frank is the other one
+    former_couple_id = join(client, frank, invite(client, alice))
+    former_bid_id = log_bid(client, frank, kind="hand_hold", note=FORMER_NOTE)["id"]
+    end_couple(client, alice)  # frank is the other one
 
     bob = register(client, display_name="Bob Partner")
-    pair(client, alice, bob)
-    couple_id = _ok(client.get("/v1/couple", headers=alice.headers))["id"]
+    couple_id = join(client, bob, invite(client, alice))
     bid_id = str(uuid.uuid4())
-    bid = {"id": bid_id, "kind": "hug", "initiator": "me", "note": OWNER_NOTE}
-    _ok(client.post("/v1/bids", json=bid, headers=alice.headers), 201)
-    partner_bid = {"kind": "kiss", "initiator": "me"}
-    partner_bid_id = _ok(client.post("/v1/bids", json=partner_bid, headers=bob.headers), 201)["id"]
-    inbox = _ok(client.get("/v1/me/notifications", headers=alice.headers))["items"]
+    log_bid(client, alice, id=bid_id, kind="hug", note=OWNER_NOTE)
+    partner_bid_id = log_bid(client, bob, kind="kiss")["id"]
+    inbox = notifications_of(client, alice)
     [notification] = [n for n in inbox if n["data"].get("bid_id") == partner_bid_id]
-    device = {"provider": "expo", "token": OWNER_DEVICE_TOKEN, "platform": "ios"}
-    device_id = _ok(client.post("/v1/me/devices", json=device, headers=alice.headers), 201)["id"]
+    device_id = add_device(client, alice, OWNER_DEVICE_TOKEN)["id"]
 
-    coach_x = register(client, role="coach", display_name="Xena Coach")
-    coach_code = _ok(client.get("/v1/coach/profile", headers=coach_x.headers))["code"]
-    for partner in (alice, bob):
-        consent = {"coach_code": coach_code}
-        _ok(client.post("/v1/couple/coaches", json=consent, headers=partner.headers), 201)
-    coach_y = register(client, role="coach", display_name="Yann Coach")
-    other_coach_code = _ok(client.get("/v1/coach/profile", headers=coach_y.headers))["code"]
+    coach_x = new_coach(client, "Xena Coach")
+    consent(client, code_of(client, coach_x), alice, bob)
+    coach_y = new_coach(client, "Yann Coach")
+    other_coach_code = code_of(client, coach_y)
 
     carol, dave = pair(
         client, register(client, display_name="Carol"), register(client, display_name="Dave")
     )
-    other_couple_id = _ok(client.get("/v1/couple", headers=carol.headers))["id"]
-    laugh = {"kind": "laugh", "initiator": "me"}
-    _ok(client.post("/v1/bids", json=laugh, headers=dave.headers), 201)
+    other_couple_id = couple_id_of(client, carol)
+    log_bid(client, dave, kind="laugh")
     erin = register(client, display_name="Erin Unpaired")
     ivy = register(client, display_name="Ivy Inviter")
 
@@ -451,28 +453,28 @@ def test_an_ended_couples_history_stays_with_its_two_partners(
 def test_the_world_is_what_the_matrix_assumes(client: TestClient, world: World) -> None:
     """The objects behind the path parameters exist and belong to whom the matrix says."""
     alice, bob = world.owner, world.callers[PARTNER]
-    bid = _ok(client.get(f"/v1/bids/{world.bid_id}", headers=bob.headers))
+    bid = ok(client.get(f"/v1/bids/{world.bid_id}", headers=bob.headers))
     assert bid["couple_id"] == world.couple_id
     assert (bid["logged_by"], bid["note"]) == ("partner", OWNER_NOTE)
-    devices = _ok(client.get("/v1/me/devices", headers=alice.headers))
+    devices = ok(client.get("/v1/me/devices", headers=alice.headers))
     assert [d["id"] for d in devices] == [world.device_id]
-    inbox = _ok(client.get("/v1/me/notifications", headers=alice.headers))["items"]
+    inbox = ok(client.get("/v1/me/notifications", headers=alice.headers))["items"]
     [notification] = [n for n in inbox if n["id"] == world.notification_id]
     assert notification["data"] == {"bid_id": world.partner_bid_id}
-    [coach] = _ok(client.get("/v1/couple/coaches", headers=alice.headers))
+    [coach] = ok(client.get("/v1/couple/coaches", headers=alice.headers))
     assert (coach["coach"]["id"], coach["state"]) == (world.coach_id, "active")
     coach_x = world.callers[COACH_WITH_CONSENT]
-    seen = _ok(client.get("/v1/coach/couples", headers=coach_x.headers))["items"]
+    seen = ok(client.get("/v1/coach/couples", headers=coach_x.headers))["items"]
     assert [c["couple_id"] for c in seen] == [world.couple_id]
     coach_y = world.callers[COACH_WITHOUT_CONSENT]
-    assert _ok(client.get("/v1/coach/couples", headers=coach_y.headers))["items"] == []
+    assert ok(client.get("/v1/coach/couples", headers=coach_y.headers))["items"] == []
     frank = world.callers[FORMER_PARTNER]
-    frank_bids = _ok(client.get("/v1/bids", headers=frank.headers))["items"]
+    frank_bids = ok(client.get("/v1/bids", headers=frank.headers))["items"]
     assert [(b["id"], b["couple_id"]) for b in frank_bids] == [
         (world.former_bid_id, world.former_couple_id)
     ]
     history = f"/v1/bids?couple_id={world.former_couple_id}"
-    assert [b["id"] for b in _ok(client.get(history, headers=alice.headers))["items"]] == [
+    assert [b["id"] for b in ok(client.get(history, headers=alice.headers))["items"]] == [
         world.former_bid_id
     ]
 
@@ -744,7 +746,7 @@ def test_a_bid_id_of_couple_a_cannot_be_claimed_or_replayed_by_anyone_else(
     other = {"id": world.bid_id, "kind": "kiss", "initiator": "partner", "note": "mine now"}
     before = _comparable(_dump(db.engine))
     if caller == OWNER:  # the owner's own replay is answered with the stored bid
-        assert _ok(_call(client, world, ("POST", "/v1/bids"), caller, same))["id"] == world.bid_id
+        assert ok(_call(client, world, ("POST", "/v1/bids"), caller, same))["id"] == world.bid_id
         assert_problem(_call(client, world, ("POST", "/v1/bids"), caller, other), 409)
     else:
         for body in (same, other):

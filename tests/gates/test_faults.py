@@ -47,10 +47,10 @@ from app.bids.models import Bid
 from app.db import make_engine
 from app.outbox.models import Device, Notification, PushTicket
 from tests.conftest import TEST_SECRET
+from tests.factories import couple_id_of, pair_over_http
 from tests.fake_expo import FakeExpo, _Handler
 from tests.processes import (
     free_port,
-    pair_over_http,
     start,
     stop,
     tend_env,
@@ -94,11 +94,11 @@ class Partner:
 
 def pair(client: httpx.Client, names: tuple[str, str]) -> tuple[Partner, Partner]:
     """Two partners registered and paired through a running Tend."""
-    headers = pair_over_http(client, names)
-    couple_id = uuid.UUID(client.get("/v1/couple", headers=headers[0]).json()["id"])
+    accounts = pair_over_http(client, names)
+    couple = uuid.UUID(couple_id_of(client, accounts[0]))
     first, second = (
-        Partner(name, uuid.UUID(client.get("/v1/me", headers=h).json()["id"]), couple_id, h)
-        for name, h in zip(names, headers, strict=True)
+        Partner(name, uuid.UUID(account.id), couple, account.headers)
+        for name, account in zip(names, accounts, strict=True)
     )
     return first, second
 

@@ -22,7 +22,15 @@ from app.config import Environment, Settings
 from app.main import create_app
 from app.models import Base
 from tests.conftest import TEST_SECRET, make_settings
-from tests.factories import Account, assert_problem, pair, register
+from tests.factories import (
+    assert_problem,
+    assert_throttled,
+    code_of,
+    log_bid,
+    new_coach,
+    pair,
+    register,
+)
 from tests.processes import tend_server
 
 DEFAULT_LIMIT = 64 * 1024
@@ -79,15 +87,6 @@ def snapshot(db: Any) -> dict[str, list[str]]:
         }
 
 
-def assert_throttled(response: Any) -> int:
-    """429 problem+json with a Retry-After of whole seconds (RFC 9110 delay-seconds)."""
-    assert_problem(response, 429)
-    retry_after = response.headers["retry-after"]
-    assert retry_after.isdigit(), retry_after
-    assert int(retry_after) >= 1
-    return int(retry_after)
-
-
 def assert_api_headers(response: Any) -> None:
     headers = response.headers
     assert headers["x-content-type-options"] == "nosniff"
@@ -95,23 +94,6 @@ def assert_api_headers(response: Any) -> None:
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["cache-control"] == "no-store"
     assert headers.get_list("content-security-policy") == [API_CSP]
-
-
-def bid_of(client: TestClient, account: Account) -> str:
-    response = client.post(
-        "/v1/bids", json={"kind": "hug", "initiator": "me"}, headers=account.headers
-    )
-    assert response.status_code == 201, response.text
-    bid_id: str = response.json()["id"]
-    return bid_id
-
-
-def coach_code(client: TestClient) -> str:
-    coach = register(client, role="coach", display_name="Robin Coach")
-    response = client.get("/v1/coach/profile", headers=coach.headers)
-    assert response.status_code == 200, response.text
-    code: str = response.json()["code"]
-    return code
 
 
 @pytest.fixture
@@ -189,8 +171,8 @@ def test_bodies_over_the_limit_are_refused_on_every_write(client, db, write):
     names = {
         "email": alex.email,
         "password": alex.password,
-        "bid_id": bid_of(client, alex),
-        "coach_code": coach_code(client),
+        "bid_id": log_bid(client, alex)["id"],
+        "coach_code": code_of(client, new_coach(client)),
     }
     method, path_template, payload = WRITES[write]
     path, payload = path_template.format(**names), _fill(payload, names)
@@ -331,7 +313,7 @@ def test_list_limits_are_capped(client, path):
 
 def test_bids_default_to_pages_of_50(client):
     alex, sam = pair(client)
-    created = {bid_of(client, alex if n % 2 else sam) for n in range(51)}
+    created = {log_bid(client, alex if n % 2 else sam)["id"] for n in range(51)}
 
     first = client.get("/v1/bids", headers=alex.headers).json()
     assert len(first["items"]) == 50
@@ -424,7 +406,7 @@ def test_guessing_invite_codes_is_rate_limited(strict):
 
 def test_guessing_coach_codes_is_rate_limited(client):
     alex, _ = pair(client)
-    code = coach_code(client)
+    code = code_of(client, new_coach(client))
     for n in range(10):  # the coach-code policy is fixed: 10 free wrong codes per partner
         wrong = client.post(
             "/v1/couple/coaches", json={"coach_code": f"{n:010d}"}, headers=alex.headers

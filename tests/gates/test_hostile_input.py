@@ -34,7 +34,19 @@ from sqlalchemy.engine import Engine
 
 from app.models import Base
 from tests.conftest import Database
-from tests.factories import PASSWORD, Account, invite, pair, register
+from tests.factories import (
+    PASSWORD,
+    Account,
+    add_device,
+    code_of,
+    consenting_couple,
+    invite,
+    log_bid,
+    new_coach,
+    notifications_of,
+    ok,
+    register,
+)
 
 PROBLEM_JSON = "application/problem+json"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -326,39 +338,13 @@ class World:
         }
 
 
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 def build_world(client: TestClient, engine: Engine) -> World:
-    a, b = pair(client)
-    coach = register(client, role="coach", display_name="Coach Kim")
+    coach = new_coach(client, "Coach Kim")
+    a, b, couple_id = consenting_couple(client, coach)
     solo = register(client, display_name="Robin")
-    code = ok(client.get("/v1/coach/profile", headers=coach.headers))["code"]
-    for partner in (a, b):
-        ok(
-            client.post("/v1/couple/coaches", json={"coach_code": code}, headers=partner.headers),
-            201,
-        )
-    couple_id = ok(client.get("/v1/couple", headers=a.headers))["id"]
-    bid = ok(
-        client.post(
-            "/v1/bids",
-            json={"kind": "hug", "initiator": "me", "note": "before work", "duration_seconds": 25},
-            headers=a.headers,
-        ),
-        201,
-    )
-    device = ok(
-        client.post(
-            "/v1/me/devices",
-            json={"provider": "fcm", "token": "world-device-token", "platform": "android"},
-            headers=a.headers,
-        ),
-        201,
-    )
-    inbox = ok(client.get("/v1/me/notifications", headers=b.headers))["items"]
+    bid = log_bid(client, a, kind="hug", note="before work", duration_seconds=25)
+    device = add_device(client, a, "world-device-token", provider="fcm", platform="android")
+    inbox = notifications_of(client, b)
     assert inbox, "the partner should have been told about the bid"
     return World(
         client=client,
@@ -594,10 +580,8 @@ def prepare_join(world: World) -> None:
 
 
 def prepare_second_coach(world: World) -> None:
-    coach = register(world.client, role="coach", display_name="Coach Two")
-    world.extra["coach_code"] = ok(world.client.get("/v1/coach/profile", headers=coach.headers))[
-        "code"
-    ]
+    coach = new_coach(world.client, "Coach Two")
+    world.extra["coach_code"] = code_of(world.client, coach)
 
 
 NUDGE_SETTINGS = {

@@ -28,7 +28,23 @@ from app.observability import JsonFormatter
 from app.outbox import dispatcher
 from app.outbox.dispatcher import Providers
 from tests.conftest import TEST_SECRET, make_settings
-from tests.factories import Account, assert_problem, invite, register
+from tests.factories import (
+    Account,
+    add_device,
+    assert_problem,
+    code_of,
+    consent,
+    couple_id_of,
+    end_couple,
+    invite,
+    join,
+    log_bid,
+    new_coach,
+    notifications_of,
+    pair,
+    register,
+    sign_in,
+)
 from tests.fake_expo import FakeExpo
 
 T = Base.metadata.tables
@@ -189,53 +205,18 @@ def _export(client: TestClient, account: Account) -> tuple[dict[str, Any], str]:
 # --- building data through the API -----------------------------------------------------
 
 
-def _bid(
-    client: TestClient,
-    account: Account,
-    kind: str,
-    *,
-    note: str | None = None,
-    response: str = "pending",
-    initiator: str = "me",
-    **extra: Any,
-) -> str:
-    body: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "kind": kind,
-        "initiator": initiator,
-        "response": response,
-        **extra,
-    }
-    if note is not None:
-        body["note"] = note
-    answer = client.post("/v1/bids", json=body, headers=account.headers)
-    assert answer.status_code == 201, answer.text
-    return str(body["id"])
-
-
-def _device(client: TestClient, account: Account, token: str) -> str:
-    answer = client.post(
-        "/v1/me/devices",
-        json={"provider": "expo", "token": token, "platform": "ios"},
-        headers=account.headers,
-    )
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["id"])
+def _bid(client: TestClient, account: Account, kind: str, **body: Any) -> str:
+    """A bid of this kind with an id of the phone's making, pending unless told; its id."""
+    bid_id = str(uuid.uuid4())
+    log_bid(client, account, id=bid_id, kind=kind, **{"response": "pending", **body})
+    return bid_id
 
 
 def _join(client: TestClient, inviter: Account, joiner: Account) -> str:
+    """The joiner takes the inviter's invite; the invite code, a secret to look for."""
     code = invite(client, inviter)
-    answer = client.post("/v1/couple/join", json={"code": code}, headers=joiner.headers)
-    assert answer.status_code == 201, answer.text
+    join(client, joiner, code)
     return code
-
-
-def _consent(client: TestClient, code: str, *partners: Account) -> None:
-    for partner in partners:
-        answer = client.post(
-            "/v1/couple/coaches", json={"coach_code": code}, headers=partner.headers
-        )
-        assert answer.status_code == 201, answer.text
 
 
 def _coach_reads(client: TestClient, coach: Account) -> list[str]:
@@ -246,22 +227,6 @@ def _coach_reads(client: TestClient, coach: Account) -> list[str]:
         progress = client.get(f"/v1/coach/couples/{couple_id}/progress", headers=coach.headers)
         assert progress.status_code == 200, progress.text
     return ids
-
-
-def _paired(client: TestClient) -> tuple[Account, Account]:
-    alex = register(client, display_name="Alex")
-    sam = register(client, display_name="Sam")
-    _join(client, alex, sam)
-    return alex, sam
-
-
-def _sign_in(client: TestClient, account: Account, password: str | None = None) -> dict[str, Any]:
-    answer = client.post(
-        "/v1/auth/login", json={"email": account.email, "password": password or account.password}
-    )
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
 
 
 def _push_runtime(db: Any, clock: Any, expo: FakeExpo) -> scheduler.Runtime:
@@ -321,20 +286,20 @@ def world(client: TestClient, db: Any, clock: Any, expo: FakeExpo) -> World:
     with the same coach: between them, at least one row in every table."""
     alex = register(client, display_name="Alex")
     sam = register(client, display_name="Sam")
-    coach = register(client, display_name="Robin Coach", role="coach")
+    coach = new_coach(client)
     kim = register(client, display_name="Kimberly Otherperson")
     lee = register(client, display_name="Leland Otherperson")
     codes = [_join(client, alex, sam), _join(client, kim, lee)]
-    other_couple_id = client.get("/v1/couple", headers=kim.headers).json()["id"]
+    other_couple_id = couple_id_of(client, kim)
 
     tokens = {
         "alex": "ExponentPushToken[SECRET-alex-phone-5c1e]",
         "sam": "ExponentPushToken[SECRET-sam-phone-9b7d]",
         "lee": "ExponentPushToken[SECRET-lee-phone-44aa]",
     }
-    _device(client, alex, tokens["alex"])
-    _device(client, sam, tokens["sam"])
-    _device(client, lee, tokens["lee"])
+    add_device(client, alex, tokens["alex"])
+    add_device(client, sam, tokens["sam"])
+    add_device(client, lee, tokens["lee"])
     settings = {
         "enabled": True,
         "discreet": False,
@@ -391,17 +356,17 @@ def world(client: TestClient, db: Any, clock: Any, expo: FakeExpo) -> World:
 
     # Nudges reach both phones through the fake Expo server: notifications and tickets.
     assert _send_nudges(db, clock, expo) >= 3
-    inbox = client.get("/v1/me/notifications", headers=alex.headers).json()["items"]
+    inbox = notifications_of(client, alex)
     assert inbox, "Sam's pending bid should have nudged Alex"
     read = client.post(f"/v1/me/notifications/{inbox[0]['id']}/read", headers=alex.headers)
     assert read.status_code == 200, read.text
 
-    coach_code = client.get("/v1/coach/profile", headers=coach.headers).json()["code"]
-    _consent(client, coach_code, alex, sam, kim, lee)
+    coach_code = code_of(client, coach)
+    consent(client, coach_code, alex, sam, kim, lee)
     assert len(_coach_reads(client, coach)) == 2  # an access log entry per couple
 
     # Sessions: a second sign-in and a rotated refresh token for Alex.
-    second = _sign_in(client, alex)
+    second = sign_in(client, alex)
     rotated = client.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
     assert rotated.status_code == 200, rotated.text
     refresh_tokens = [
@@ -611,7 +576,7 @@ def test_a_former_partner_keeps_the_shared_history_and_sees_nothing_after(client
         _bid(client, alex, "hug", note="NOTE-SECRET-shared-alex", response="toward"),
         _bid(client, sam, "kiss", note="NOTE-SECRET-shared-sam", response="toward"),
     }
-    assert client.delete("/v1/couple", headers=sam.headers).status_code == 204
+    end_couple(client, sam)
     _join(client, alex, jo)
     later = _bid(client, jo, "hug", note="NOTE-SECRET-after-jo", response="toward")
 
@@ -639,11 +604,11 @@ def test_a_former_partner_keeps_the_shared_history_and_sees_nothing_after(client
 def test_erasure_ends_every_session_and_leaves_the_partner_nothing_of_the_erased(
     client, db, clock, expo
 ):
-    alex, sam = _paired(client)
-    _device(client, sam, "ExponentPushToken[erasure-sam]")
+    alex, sam = pair(client)
+    add_device(client, sam, "ExponentPushToken[erasure-sam]")
     # Three sign-ins of Alex: the registration, a login, and a login rotated once.
-    login = _sign_in(client, alex)
-    other = _sign_in(client, alex)
+    login = sign_in(client, alex)
+    other = sign_in(client, alex)
     rotated = client.post("/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
     assert rotated.status_code == 200, rotated.text
     access = [alex.access_token, login["access_token"], rotated.json()["access_token"]]
@@ -792,22 +757,22 @@ def test_logs_never_hold_a_note_a_password_or_a_token(client, db, clock, expo, c
     for name, account in (("alex", alex), ("sam", sam), ("coach", coach)):
         s.add(f"{name} access token", account.access_token)
         s.add(f"{name} refresh token", account.refresh_token)
-    signed_in = _sign_in(client, alex)
+    signed_in = sign_in(client, alex)
     s.tokens("alex login", signed_in)
     refreshed = client.post("/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]})
     assert refreshed.status_code == 200
     s.tokens("alex refreshed", refreshed.json())
     replayed = client.post("/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]})
     assert_problem(replayed, 401)  # theft detection: the family ends
-    alex.access_token = _sign_in(client, alex)["access_token"]
+    alex.access_token = sign_in(client, alex)["access_token"]
     s.add("alex's last access token", alex.access_token)
 
     # Pairing, phones, bids.
     code = s.add("invite code", _join(client, alex, sam))
     s.add("invite code hash", security.hash_opaque_token(code))
-    _device(client, alex, push["alex"])
-    _device(client, sam, push["sam"])
-    _device(client, sam, push["sam-gone"])
+    add_device(client, alex, push["alex"])
+    add_device(client, sam, push["sam"])
+    add_device(client, sam, push["sam-gone"])
     expo.state.unregistered.add(push["sam-gone"])
     hug = _bid(client, alex, "hug", note=note["hug"], duration_seconds=30)
     kiss = _bid(client, sam, "kiss", note=note["kiss"], response="toward")
@@ -838,12 +803,12 @@ def test_logs_never_hold_a_note_a_password_or_a_token(client, db, clock, expo, c
     try:
         scheduler.run_nudges(runtime)
         clock.advance(minutes=20)
-        alex.access_token = _sign_in(client, alex, pw["alex"])["access_token"]
+        alex.access_token = sign_in(client, alex, pw["alex"])["access_token"]
         s.add("alex's access token after nudges", alex.access_token)
-        sam_login = _sign_in(client, sam)
+        sam_login = sign_in(client, sam)
         s.tokens("sam later", sam_login)
         sam.access_token = sam_login["access_token"]
-        coach_login = _sign_in(client, coach)
+        coach_login = sign_in(client, coach)
         s.tokens("coach later", coach_login)
         coach.access_token = coach_login["access_token"]
         scheduler.run_nudges(runtime)
@@ -853,8 +818,7 @@ def test_logs_never_hold_a_note_a_password_or_a_token(client, db, clock, expo, c
     assert expo.state.receipt_requests >= 1
 
     # The coach: consent from both partners, then reads.
-    coach_code = client.get("/v1/coach/profile", headers=coach.headers).json()["code"]
-    _consent(client, coach_code, alex, sam)
+    consent(client, code_of(client, coach), alex, sam)
     assert len(_coach_reads(client, coach)) == 1
     assert client.get("/v1/couple/coach-access-log", headers=sam.headers).status_code == 200
 
@@ -937,7 +901,7 @@ def test_logs_never_hold_a_note_a_password_or_a_token(client, db, clock, expo, c
     assert changed.status_code == 200, changed.text
     s.tokens("alex after password change", changed.json())
     alex.access_token = changed.json()["access_token"]
-    final = _sign_in(client, alex, pw["alex-new"])
+    final = sign_in(client, alex, pw["alex-new"])
     s.tokens("alex final", final)
     logout = client.post("/v1/auth/logout", json={"refresh_token": final["refresh_token"]})
     assert logout.status_code == 204
@@ -972,7 +936,7 @@ def test_text_a_database_cannot_store_is_refused_and_never_logged(client, caplog
     """A NUL character is valid JSON and fits in SQLite, but not in a PostgreSQL text
     column. A note or a push token carrying one must be answered 4xx on every engine, never
     500 (SPEC §2), and the failure must not put the note or the token in a log line."""
-    alex, _ = _paired(client)
+    alex, _ = pair(client)
     raw = TestClient(client.app, raise_server_exceptions=False)
     marker = uuid.uuid4().hex[:8]
     secrets = {

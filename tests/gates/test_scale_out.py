@@ -52,6 +52,7 @@ from app.db import writing
 from app.nudges.models import NudgeSettings
 from app.outbox.models import Device, Notification
 from tests.conftest import TEST_SECRET
+from tests.factories import EVERY_NUDGE
 from tests.fake_expo import FakeExpo
 from tests.processes import free_port, start, stop, tend_env, wait_ready
 
@@ -233,17 +234,10 @@ def _phone(fleet: Fleet, user: User) -> None:
         "/v1/me/nudge-settings",
         {200},
         json={
-            "enabled": True,
+            **EVERY_NUDGE,
             "discreet": user.index % 2 == 0,
-            "daily_time": "19:00",
             "quiet_start": "00:00",
             "quiet_end": "00:00",
-            "kinds": {
-                "daily_suggestion": True,
-                "partner_bid": True,
-                "reconnect": True,
-                "weekly_summary": True,
-            },
         },
         headers=user.headers,
     )

@@ -52,7 +52,21 @@ from sqlalchemy import text
 from app.clock import FrozenClock
 from app.main import create_app
 from tests.conftest import START, Database, make_settings
-from tests.factories import EVERY_NUDGE, Account, invite, register
+from tests.factories import (
+    EVERY_NUDGE,
+    Account,
+    code_of,
+    end_couple,
+    grant,
+    invite,
+    join,
+    log_bid,
+    new_coach,
+    notifications_of,
+    ok,
+    post_device,
+    register,
+)
 
 # Cases per operation in the fuzzing phase (positive and negative modes together), on top
 # of the deterministic coverage phase and the schema's examples.
@@ -154,10 +168,10 @@ class World:
         self.statuses: dict[str, Counter[str]] = defaultdict(Counter)
 
         # Coaches first: codes are needed for the consents.
-        self.coach = register(self.client, role="coach", display_name="Coach Kim")
-        self.coach_code = self._profile_code(self.coach)
-        self.stranger_coach = register(self.client, role="coach", display_name="Coach Lou")
-        self.stranger_coach_code = self._profile_code(self.stranger_coach)
+        self.coach = new_coach(self.client, "Coach Kim")
+        self.coach_code = code_of(self.client, self.coach)
+        self.stranger_coach = new_coach(self.client, "Coach Lou")
+        self.stranger_coach_code = code_of(self.client, self.stranger_coach)
 
         # The other couple: the intruder and their partner, with objects of their own.
         self.outsider = register(self.client, display_name="Charlie")
@@ -182,50 +196,22 @@ class World:
 
     # -- building ------------------------------------------------------------------------
 
-    def _ok(self, response: Any, *statuses: int) -> Any:
-        assert response.status_code in statuses, response.text
-        return response.json() if response.content else None
-
-    def _profile_code(self, coach: Account) -> str:
-        body = self._ok(self.client.get("/v1/coach/profile", headers=coach.headers), 200)
-        return str(body["code"])
-
     def _pair(self, a: Account, b: Account) -> str:
-        body = self._ok(
-            self.client.post(
-                "/v1/couple/join", json={"code": invite(self.client, a)}, headers=b.headers
-            ),
-            201,
-        )
-        return str(body["id"])
+        return join(self.client, b, invite(self.client, a))
 
-    def _bid(self, author: Account, *, note: str | None = None) -> str:
-        payload: dict[str, Any] = {"kind": "hug", "initiator": "me", "duration_seconds": 25}
-        if note is not None:
-            payload["note"] = note
-        body = self._ok(self.client.post("/v1/bids", json=payload, headers=author.headers), 201)
-        return str(body["id"])
+    def _bid(self, author: Account, **body: Any) -> str:
+        return str(log_bid(self.client, author, kind="hug", duration_seconds=25, **body)["id"])
 
     def _device(self, user: Account, token: str) -> str:
-        payload = {"provider": "expo", "token": token, "platform": "ios"}
-        body = self._ok(
-            self.client.post("/v1/me/devices", json=payload, headers=user.headers), 200, 201
-        )
-        return str(body["id"])
+        # The same token again (a repair) is an update: 200, not 201.
+        return str(ok(post_device(self.client, user, token), 200, 201)["id"])
 
     def _notification_ids(self, user: Account) -> list[str]:
-        body = self._ok(self.client.get("/v1/me/notifications", headers=user.headers), 200)
-        return [str(item["id"]) for item in body["items"]]
+        return [str(item["id"]) for item in notifications_of(self.client, user)]
 
     def _grant(self, partner: Account, code: str) -> None:
         self.clear_rate_limits()
-        self._ok(
-            self.client.post(
-                "/v1/couple/coaches", json={"coach_code": code}, headers=partner.headers
-            ),
-            201,
-            409,
-        )
+        ok(grant(self.client, partner, code), 201, 409)
 
     def _new_owner(self) -> None:
         """A new owner with a past: a former couple, ended, whose history stays readable
@@ -236,10 +222,8 @@ class World:
         self.former_couple_id = self._pair(self.owner, self.ex)
         self.former_bid = self._bid(self.ex, note=NOTE)
         self.deleted_bid = self._bid(self.owner)
-        self._ok(
-            self.client.delete(f"/v1/bids/{self.deleted_bid}", headers=self.owner.headers), 204
-        )
-        self._ok(self.client.delete("/v1/couple", headers=self.owner.headers), 204)
+        ok(self.client.delete(f"/v1/bids/{self.deleted_bid}", headers=self.owner.headers), 204)
+        end_couple(self.client, self.owner)
         self._build_couple()
 
     def _build_couple(self) -> None:
@@ -247,7 +231,7 @@ class World:
         for the owner, and the coach let in by both."""
         self.clear_rate_limits()
         # Whatever the owner set before, the partner's bid must leave a notification.
-        self._ok(
+        ok(
             self.client.put("/v1/me/nudge-settings", json=EVERY_NUDGE, headers=self.owner.headers),
             200,
         )
@@ -261,7 +245,7 @@ class World:
         self.notification_id = notifications[0]
         self._grant(self.owner, self.coach_code)
         self._grant(self.partner, self.coach_code)
-        couples = self._ok(self.client.get("/v1/coach/couples", headers=self.coach.headers), 200)
+        couples = ok(self.client.get("/v1/coach/couples", headers=self.coach.headers), 200)
         assert self.couple_id in {c["couple_id"] for c in couples["items"]}
 
     def clear_rate_limits(self) -> None:
@@ -387,7 +371,7 @@ class World:
             self._repaired("device deleted")
         elif op == "registerDevice":
             # Past ten devices the one seen longest ago is forgotten: maybe the owner's.
-            devices = self._ok(self.client.get("/v1/me/devices", headers=self.owner.headers), 200)
+            devices = ok(self.client.get("/v1/me/devices", headers=self.owner.headers), 200)
             if self.device_id not in {d["id"] for d in devices}:
                 self.device_id = self._device(self.owner, self.device_token)
                 self._repaired("device forgotten")

@@ -9,7 +9,7 @@ from app.access.models import CoachConsent
 from app.bank.math import balance_at
 from app.bids.models import Bid
 from app.models import Device, Notification, RefreshToken, User
-from tests.factories import assert_problem, pair, register
+from tests.factories import add_device, assert_problem, code_of, consent, log_bid, pair, register
 
 
 def _erase(client, account, password=None):
@@ -22,18 +22,12 @@ def _erase(client, account, password=None):
 
 
 def _log(client, account, kind, response):
-    body = {"id": str(uuid.uuid4()), "kind": kind, "initiator": "me", "response": response}
-    assert client.post("/v1/bids", json=body, headers=account.headers).status_code == 201
+    log_bid(client, account, id=str(uuid.uuid4()), kind=kind, response=response)
 
 
 def _coach_for(client, *partners):
     coach = register(client, role="coach")
-    code = client.get("/v1/coach/profile", headers=coach.headers).json()["code"]
-    for partner in partners:
-        response = client.post(
-            "/v1/couple/coaches", json={"coach_code": code}, headers=partner.headers
-        )
-        assert response.status_code == 201, response.text
+    consent(client, code_of(client, coach), *partners)
     return coach
 
 
@@ -51,11 +45,7 @@ def test_a_wrong_password_erases_nothing(client, db):
 
 def test_erasure_keeps_the_partners_bids_and_ends_everything_else(client, db, clock):
     alex, sam = pair(client)
-    client.post(
-        "/v1/me/devices",
-        json={"provider": "expo", "token": "ExponentPushToken[a]", "platform": "ios"},
-        headers=alex.headers,
-    )
+    add_device(client, alex, "ExponentPushToken[a]")
     _log(client, alex, "hug", "toward")
     _log(client, alex, "kiss", "toward")
     _log(client, sam, "question", "toward")

@@ -21,12 +21,22 @@ from app.clock import FrozenClock
 from app.nudges.models import NudgeSettings
 from app.outbox.models import Notification
 from tests.conftest import Database
-from tests.factories import Account, assert_problem, login, pair, register
+from tests.factories import (
+    EXPO_TOKEN,
+    Account,
+    add_device,
+    assert_problem,
+    log_bid,
+    login,
+    pair,
+    post_bid,
+    post_device,
+    register,
+)
 
 SETTINGS = "/v1/me/nudge-settings"
 DEVICES = "/v1/me/devices"
 INBOX = "/v1/me/notifications"
-EXPO_TOKEN = "ExponentPushToken[abc123]"
 KINDS = ("daily_suggestion", "partner_bid", "reconnect", "weekly_summary")
 DEFAULT_SETTINGS: dict[str, Any] = {
     "enabled": True,
@@ -108,25 +118,6 @@ def put_settings(client: TestClient, account: Account, **changes: Any) -> dict[s
     return body
 
 
-def post_device(
-    client: TestClient,
-    account: Account,
-    token: str = EXPO_TOKEN,
-    *,
-    provider: str = "expo",
-    platform: str = "ios",
-) -> Any:
-    body = {"provider": provider, "token": token, "platform": platform}
-    return client.post(DEVICES, json=body, headers=account.headers)
-
-
-def add_device(client: TestClient, account: Account, token: str = EXPO_TOKEN) -> dict[str, Any]:
-    response = post_device(client, account, token)
-    assert response.status_code == 201, response.text
-    device: dict[str, Any] = response.json()
-    return device
-
-
 def list_devices(client: TestClient, account: Account) -> list[dict[str, Any]]:
     response = client.get(DEVICES, headers=account.headers)
     assert response.status_code == 200, response.text
@@ -136,19 +127,6 @@ def list_devices(client: TestClient, account: Account) -> list[dict[str, Any]]:
 
 def device_ids(client: TestClient, account: Account) -> list[str]:
     return [d["id"] for d in list_devices(client, account)]
-
-
-def post_bid(client: TestClient, account: Account, **body: Any) -> Any:
-    return client.post(
-        "/v1/bids", json={"kind": "hug", "initiator": "me", **body}, headers=account.headers
-    )
-
-
-def log_bid(client: TestClient, account: Account, **body: Any) -> dict[str, Any]:
-    response = post_bid(client, account, **body)
-    assert response.status_code == 201, response.text
-    bid: dict[str, Any] = response.json()
-    return bid
 
 
 def inbox_page(client: TestClient, account: Account, **params: Any) -> dict[str, Any]:

@@ -7,10 +7,10 @@ import time
 import httpx
 
 from tests.conftest import TEST_SECRET
+from tests.factories import EVERY_NUDGE, add_device, log_bid, pair_over_http
 from tests.fake_expo import FakeExpo
 from tests.processes import (
     free_port,
-    pair_over_http,
     start,
     stop,
     tend_env,
@@ -25,31 +25,14 @@ def _walk(base: str) -> None:
     """Alex and Sam pair, Sam registers a phone, Alex logs a bid waiting for Sam's answer."""
     with httpx.Client(base_url=base, timeout=10) as client:
         alex, sam = pair_over_http(client, ("Alex", "Sam"))
-        client.post(
-            "/v1/me/devices",
-            json={"provider": "expo", "token": TOKEN, "platform": "ios"},
-            headers=sam,
-        ).raise_for_status()
+        add_device(client, sam, TOKEN)
         # No quiet hours: the real clock may be in Sam's default quiet hours (22:00-07:00).
         client.put(
             "/v1/me/nudge-settings",
-            json={
-                "enabled": True,
-                "discreet": True,
-                "daily_time": "19:00",
-                "quiet_start": "00:00",
-                "quiet_end": "00:00",
-                "kinds": dict.fromkeys(
-                    ("daily_suggestion", "partner_bid", "reconnect", "weekly_summary"), True
-                ),
-            },
-            headers=sam,
+            json={**EVERY_NUDGE, "quiet_start": "00:00", "quiet_end": "00:00"},
+            headers=sam.headers,
         ).raise_for_status()
-        client.post(
-            "/v1/bids",
-            json={"kind": "hug", "initiator": "me", "note": "by the river"},
-            headers=alex,
-        ).raise_for_status()
+        log_bid(client, alex, note="by the river")
 
 
 def _wait_for_push(expo: FakeExpo, seconds: float = 30) -> dict:

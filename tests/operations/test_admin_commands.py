@@ -20,7 +20,19 @@ from app import admin, cli
 from app.bank.models import CoupleDay
 from app.progress import Progress, duration
 from tests.conftest import TEST_SECRET
-from tests.factories import Account, login, pair, register
+from tests.factories import (
+    Account,
+    add_device,
+    code_of,
+    consent,
+    couple_id_of,
+    end_couple,
+    log_bid,
+    login,
+    new_coach,
+    pair,
+    register,
+)
 from tests.processes import TEND, tend_env
 
 LINE = re.compile(
@@ -48,12 +60,6 @@ def _progress_lines(stderr: str, label: str, total: int) -> list[re.Match[str]]:
 # --- data made through the API ---------------------------------------------------------
 
 
-def _bid(client, who: Account, **body) -> dict:
-    response = client.post("/v1/bids", json={"initiator": "me", **body}, headers=who.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 @dataclass
 class History:
     alex: Account
@@ -74,29 +80,29 @@ def _history(client, clock) -> History:
     """Alex and Sam with ten days of bids (one deleted, leaving an empty day behind);
     Kim and Lee, who ended their couple; Ana and Ben, paired without a bid."""
     alex, sam = pair(client)
-    lone = _bid(client, alex, kind="smile", response="toward")
+    lone = log_bid(client, alex, kind="smile", response="toward")
     client.delete(f"/v1/bids/{lone['id']}", headers=alex.headers).raise_for_status()
     for day in range(10):
         clock.advance(days=1)
         login(client, alex)
         login(client, sam)
-        _bid(client, alex, kind="hug", response="toward", duration_seconds=25)
-        asked = _bid(client, sam, kind="question", note="how was the day?")
+        log_bid(client, alex, kind="hug", response="toward", duration_seconds=25)
+        asked = log_bid(client, sam, kind="question", note="how was the day?")
         answer = "against" if day == 6 else "away" if day % 3 == 0 else "toward"
         client.put(
             f"/v1/bids/{asked['id']}/response", json={"response": answer}, headers=alex.headers
         ).raise_for_status()
-    couple_id = client.get("/v1/couple", headers=alex.headers).json()["id"]
+    couple_id = couple_id_of(client, alex)
 
     kim, lee = pair(
         client, register(client, display_name="Kim"), register(client, display_name="Lee")
     )
     for kind in ("kiss", "share", "help"):
-        _bid(client, kim, kind=kind, response="toward")
+        log_bid(client, kim, kind=kind, response="toward")
         clock.advance(hours=5)
         login(client, kim)
-    ended_id = client.get("/v1/couple", headers=kim.headers).json()["id"]
-    client.delete("/v1/couple", headers=kim.headers).raise_for_status()
+    ended_id = couple_id_of(client, kim)
+    end_couple(client, kim)
     ana, ben = pair(
         client, register(client, display_name="Ana"), register(client, display_name="Ben")
     )
@@ -217,17 +223,11 @@ def test_export_all_writes_each_accounts_document_as_the_api_answers(
 ):
     tend_settings.setattr(admin, "BATCH", 3)  # accounts come in several batches
     made = _history(client, clock)
-    coach = register(client, role="coach", display_name="Robin Coach")
-    code = client.get("/v1/coach/profile", headers=coach.headers).json()["code"]
-    for partner in (made.alex, made.sam):
-        response = client.post(
-            "/v1/couple/coaches", json={"coach_code": code}, headers=partner.headers
-        )
-        assert response.status_code == 201, response.text
+    coach = new_coach(client)
+    consent(client, code_of(client, coach), made.alex, made.sam)
     assert len(client.get("/v1/coach/couples", headers=coach.headers).json()["items"]) == 1
     alex = made.alex
-    device = {"provider": "expo", "token": "ExponentPushToken[abcdef123]", "platform": "ios"}
-    client.post("/v1/me/devices", json=device, headers=alex.headers).raise_for_status()
+    add_device(client, alex, "ExponentPushToken[abcdef123]")
     loner = register(client, display_name="Noa")
     accounts = [*made.accounts, coach, loner]
 

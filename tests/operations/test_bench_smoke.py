@@ -10,8 +10,7 @@ from sqlalchemy import event
 
 from bench import bank, coach, floor, nudges, pgbench, soak, writes
 from bench.common import Figure, print_table
-from tests.factories import EVERY_NUDGE
-from tests.processes import pair_over_http
+from tests.factories import EVERY_NUDGE, pair_over_http
 
 
 @pytest.mark.slow
@@ -69,10 +68,10 @@ def _shape(statement: str) -> tuple[str, str, bool]:
 def test_the_database_baseline_runs_what_one_bid_create_runs(client, database):
     """bench/pgbench.py measures the database's limit with the statements one POST /v1/bids
     costs; if the app's statements change, that list must change with them."""
-    partners = pair_over_http(client)
-    client.put("/v1/me/nudge-settings", json=EVERY_NUDGE, headers=partners[1]).raise_for_status()
+    alex, sam = pair_over_http(client)
+    client.put("/v1/me/nudge-settings", json=EVERY_NUDGE, headers=sam.headers).raise_for_status()
     for i, response in enumerate(("toward", "pending")):
-        client.post("/v1/bids", json=writes.bid_body(i), headers=partners[0]).raise_for_status()
+        client.post("/v1/bids", json=writes.bid_body(i), headers=alex.headers).raise_for_status()
         seen: list[str] = []
 
         def record(conn, cursor, statement, parameters, context, executemany, seen=seen):
@@ -83,7 +82,7 @@ def test_the_database_baseline_runs_what_one_bid_create_runs(client, database):
         try:
             body = writes.bid_body(i)
             assert body["response"] == response
-            client.post("/v1/bids", json=body, headers=partners[0]).raise_for_status()
+            client.post("/v1/bids", json=body, headers=alex.headers).raise_for_status()
         finally:
             event.remove(database.engine, "before_cursor_execute", record)
 

@@ -8,8 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.outbox.models import Notification
 from tests.conftest import TEST_SECRET
-from tests.factories import pair, register
-from tests.processes import pair_over_http, tend_server
+from tests.factories import pair, pair_over_http, register
+from tests.processes import tend_server
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -16,7 +16,7 @@ from app.outbox.channels.expo import retry_after_seconds
 from app.outbox.dispatcher import Providers
 from app.outbox.models import Device, Notification, PushTicket
 from tests.conftest import make_settings
-from tests.factories import pair
+from tests.factories import add_device, log_bid, pair
 from tests.fake_expo import Failure, FakeExpo
 
 TOKEN = "ExponentPushToken[{}]"
@@ -45,20 +45,9 @@ def factory(db):
     return make_session_factory(db.engine)
 
 
-def add_device(client, account, token):
-    response = client.post(
-        "/v1/me/devices",
-        json={"provider": "expo", "token": token, "platform": "ios"},
-        headers=account.headers,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
 def log_pending_bids(client, account, count):
     for _ in range(count):
-        body = {"id": str(uuid.uuid4()), "kind": "hug", "initiator": "me", "note": "private"}
-        assert client.post("/v1/bids", json=body, headers=account.headers).status_code == 201
+        log_bid(client, account, id=str(uuid.uuid4()), note="private")
 
 
 def dispatch(factory, push_settings, clock, rng_seed=1):
