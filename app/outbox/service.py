@@ -4,7 +4,7 @@ harmless, and taking back messages that name something deleted."""
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, select
@@ -82,11 +82,17 @@ def inbox_stamps(
 
 
 def lock_inbox(session: Session, user_id: uuid.UUID) -> InboxClock:
-    """The user's inbox clock, created if missing, locked until the transaction ends."""
-    inbox_stamps(session, [user_id], datetime.min.replace(tzinfo=UTC))
+    """The user's inbox clock, created (at 0) if missing, locked until the transaction ends;
+    taking it changes nothing."""
+    session.execute(
+        insert_for(session)(table_of(InboxClock))
+        .values(user_id=user_id, clock=0)
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
     return session.scalars(
         select(InboxClock)
         .where(InboxClock.user_id == user_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
 

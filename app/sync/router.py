@@ -91,8 +91,13 @@ def push(
     clock: ClockDep,
     settings: SettingsDep,
     last_pulled_at: Annotated[
-        int, Query(ge=0, le=999_999_999_999_999, description="The timestamp of the last pull")
-    ],
+        int | None,
+        Query(
+            ge=0,
+            le=999_999_999_999_999,
+            description="The timestamp of the last pull; without one, a push can only create",
+        ),
+    ] = None,
 ) -> SyncPushed:
     rejected = service.push(
         session, user, last_pulled_at, body.changes, now=clock.now(), settings=settings

@@ -145,9 +145,14 @@ class PushedNotification(_Pushed):
 class PushedCouple(_Pushed):
     """Couples are read-only: a pushed change to one is rejected by id."""
 
-    model_config = ConfigDict(extra="allow")
-
     id: uuid.UUID
+    partner_id: uuid.UUID | None = None
+    partner_name: str | None = Field(default=None, max_length=200)
+    created_at: EpochMs | None = None
+    ended_at: EpochMs | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    day_start_hour: int | None = None
+    half_life_hours: int | None = None
 
 
 Pushed = TypeVar("Pushed", bound=_Pushed)

@@ -226,7 +226,7 @@ class _Push:
 def push(
     session: Session,
     user: User,
-    last_pulled_at: int,
+    last_pulled_at: int | None,
     changes: PushChanges,
     *,
     now: datetime,
@@ -237,7 +237,10 @@ def push(
         raise TooManyRecords(settings.sync_max_records)
     scope = _lock(session, user)
     _check_not_ahead(last_pulled_at, scope, now)
-    _refuse_conflicts(session, user, scope, last_pulled_at, changes)
+    # Never pulled: every record it claims to change changed since (a push can only create).
+    _refuse_conflicts(
+        session, user, scope, -1 if last_pulled_at is None else last_pulled_at, changes
+    )
     run = _Push(session, user, now)
     for pushed in [*changes.bids.created, *changes.bids.updated]:
         run.attempt("bids", pushed.id, partial(_save_bid, run, pushed))
