@@ -100,6 +100,6 @@ def push(
     ] = None,
 ) -> SyncPushed:
     rejected = service.push(
-        session, user, last_pulled_at, body.changes, now=clock.now(), settings=settings
+        session, user, last_pulled_at, body.all_changes(), now=clock.now(), settings=settings
     )
     return SyncPushed(experimental_rejected_ids=rejected or None)

@@ -10,7 +10,6 @@ import uuid
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictInt,
@@ -103,10 +102,9 @@ class SyncPull(Answer):
 # --- push -------------------------------------------------------------------------------
 
 
-class _Pushed(BaseModel):
-    """WatermelonDB's bookkeeping, sent with every pushed record and otherwise ignored."""
-
-    model_config = ConfigDict(extra="forbid")
+class _Pushed(StrictInput):
+    """WatermelonDB's bookkeeping, sent with every pushed record and otherwise ignored.
+    (StrictInput: unknown columns are refused, and true is no number.)"""
 
     watermelon_status: str | None = Field(default=None, alias="_status", max_length=16)
     watermelon_changed: str | None = Field(default=None, alias="_changed", max_length=1000)
@@ -158,9 +156,7 @@ class PushedCouple(_Pushed):
 Pushed = TypeVar("Pushed", bound=_Pushed)
 
 
-class PushedTable(BaseModel, Generic[Pushed]):
-    model_config = ConfigDict(extra="forbid")
-
+class PushedTable(StrictInput, Generic[Pushed]):
     created: list[Pushed] = []
     updated: list[Pushed] = []
     deleted: list[uuid.UUID] = []
@@ -175,9 +171,7 @@ class PushedTable(BaseModel, Generic[Pushed]):
         return f"{record.__name__}s"
 
 
-class PushChanges(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PushChanges(StrictInput):
     bids: PushedTable[PushedBid] = PushedTable[PushedBid]()
     notifications: PushedTable[PushedNotification] = PushedTable[PushedNotification]()
     couples: PushedTable[PushedCouple] = PushedTable[PushedCouple]()
@@ -187,8 +181,8 @@ class PushChanges(BaseModel):
 
 
 class SyncPush(StrictInput):
-    """``{changes}``; the changes alone, as WatermelonDB's own example sends them, are taken
-    too (not described here: a document has one shape for a body)."""
+    """``{changes}``, or the tables themselves at the top (WatermelonDB's own example sends
+    the changes bare); not both."""
 
     openapi_examples: ClassVar[dict[str, BodyExample]] = {
         "offline_bid": {
@@ -232,14 +226,26 @@ class SyncPush(StrictInput):
         },
     }
 
-    changes: PushChanges
+    changes: PushChanges | None = None
+    bids: PushedTable[PushedBid] | None = None
+    notifications: PushedTable[PushedNotification] | None = None
+    couples: PushedTable[PushedCouple] | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _bare(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "changes" not in value:
-            return {"changes": value}
-        return value
+    @model_validator(mode="after")
+    def _one_form(self) -> "SyncPush":
+        bare = [self.bids, self.notifications, self.couples]
+        if self.changes is not None and any(table is not None for table in bare):
+            raise ValueError("send {changes} or the tables bare, not both")
+        return self
+
+    def all_changes(self) -> PushChanges:
+        if self.changes is not None:
+            return self.changes
+        return PushChanges(
+            bids=self.bids or PushedTable[PushedBid](),
+            notifications=self.notifications or PushedTable[PushedNotification](),
+            couples=self.couples or PushedTable[PushedCouple](),
+        )
 
 
 class SyncPushed(Answer):
