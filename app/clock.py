@@ -4,6 +4,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def epoch_ms(instant: datetime) -> int:
+    """An instant as integer milliseconds since the Unix epoch (how sync speaks of time)."""
+    return int((instant - _EPOCH) // timedelta(milliseconds=1))
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware, in UTC."""

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
 
     # Tend's bodies are small JSON documents; anything bigger is refused with 413.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Offline sync (WatermelonDB): a push carries at most this many records in a body of at
+    # most this size; deletions are remembered this long, older pulls get the full set.
+    sync_max_records: int = Field(default=5000, ge=1)
+    sync_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    sync_tombstone_days: int = Field(default=90, ge=90)
     # Browser origins allowed to call the API (comma-separated); none by default, since
     # the phone app is not a browser and the coach dashboard is served from this origin.
     cors_origins: str = ""

@@ -342,7 +342,7 @@ def _set_half_life(story: Story, hours: int) -> Action:
     def run(session: Session, world: World, now: datetime) -> None:
         user = world.users[story.first.key]
         lifecycle.change_couple(
-            session, _active_couple(session, user), CoupleUpdate(half_life_hours=hours)
+            session, _active_couple(session, user), CoupleUpdate(half_life_hours=hours), now=now
         )
 
     return run

@@ -41,17 +41,19 @@ class BodySizeLimitMiddleware:
     """Refuse bodies over ``limit`` bytes with 413: by Content-Length when it is sent, and
     by counting while reading when it is not (chunked uploads cannot slip past)."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.default_limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(self.limit)(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(limit)(scope, receive, send)
             return
 
         received = 0
@@ -62,8 +64,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -76,7 +78,7 @@ class BodySizeLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await _too_large(self.limit)(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:
@@ -116,11 +118,19 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+# Routes whose bodies may be larger than TEND_MAX_BODY_BYTES, and the setting of their limit.
+LARGER_BODIES = {"/v1/sync": "sync_max_body_bytes"}
+
+
 def install(app: FastAPI, settings: Settings, *, outermost: list[type[Any]]) -> None:
     """Add the middleware. The security headers (and the ``outermost`` ones, such as the
     request log) wrap the whole stack, Starlette's 500 handler included, so even an
     unexpected error carries them; CORS wraps the size limit, so a browser can read a 413."""
-    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        limit=settings.max_body_bytes,
+        larger={path: getattr(settings, name) for path, name in LARGER_BODIES.items()},
+    )
     origins = settings.cors_origin_list
     if origins:
         app.add_middleware(

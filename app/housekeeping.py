@@ -1,5 +1,6 @@
-"""Removes what has expired: refresh tokens, mailed link tokens, sent mails, invites and
-old rate-limit keys."""
+"""Removes what has expired: refresh tokens, mailed link tokens, sent mails, invites,
+old rate-limit keys, and the tombstones of deletions older than offline sync remembers
+them (a pull from before gets the full set instead)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,11 +12,10 @@ from app import ratelimit
 from app.accounts.models import EmailToken, RefreshToken
 from app.bids.models import BidTombstone
 from app.couples.models import CoupleInvite
-from app.outbox.models import Mail
+from app.outbox.models import Mail, NotificationTombstone
 
 # Used and revoked tokens are kept a while so that reuse is still recognised as theft.
 KEEP_SPENT_TOKENS = timedelta(days=7)
-KEEP_TOMBSTONES = timedelta(days=30)
 # A sent or dead mail names an address; a month is enough to answer "did it go out?".
 KEEP_SENT_MAILS = timedelta(days=30)
 
@@ -28,9 +28,10 @@ class Purged:
     invites: int
     rate_limits: int
     bid_tombstones: int
+    notification_tombstones: int
 
 
-def purge(session: Session, now: datetime) -> Purged:
+def purge(session: Session, now: datetime, *, keep_tombstones: timedelta) -> Purged:
     tokens = session.execute(
         delete(RefreshToken).where(
             or_(
@@ -53,9 +54,13 @@ def purge(session: Session, now: datetime) -> Purged:
             CoupleInvite.used_at.is_(None), CoupleInvite.expires_at < now - timedelta(days=1)
         )
     )
-    # Phones sync within days (bids backdate at most 7); a month covers a long offline spell.
     tombstones = session.execute(
-        delete(BidTombstone).where(BidTombstone.deleted_at < now - KEEP_TOMBSTONES)
+        delete(BidTombstone).where(BidTombstone.deleted_at < now - keep_tombstones)
+    )
+    taken_back = session.execute(
+        delete(NotificationTombstone).where(
+            NotificationTombstone.deleted_at < now - keep_tombstones
+        )
     )
     limits = ratelimit.purge_expired(session, now, older_than=timedelta(days=1))
     return Purged(
@@ -65,4 +70,5 @@ def purge(session: Session, now: datetime) -> Purged:
         invites=int(getattr(invites, "rowcount", 0) or 0),
         rate_limits=limits,
         bid_tombstones=int(getattr(tombstones, "rowcount", 0) or 0),
+        notification_tombstones=int(getattr(taken_back, "rowcount", 0) or 0),
     )

@@ -31,6 +31,7 @@ from app.errors import (
     problem_response_doc,
 )
 from app.fields import BodyExample, StrictInput
+from app.hardening import LARGER_BODIES
 from app.health import router as health_router
 from app.lifecycle import router as lifecycle
 from app.metrics import router as metrics_router
@@ -38,6 +39,7 @@ from app.nudges.router import router as nudges_router
 from app.observability import RequestContextMiddleware, configure_logging
 from app.pagination import MAX_LIMIT
 from app.stats.router import router as stats_router
+from app.sync.router import router as sync_router
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,7 @@ def create_app(
         bank_router,
         stats_router,
         nudges_router,
+        sync_router,
         coach_router,
         consent_router,
         dashboard_router,
@@ -176,7 +179,8 @@ def _complete_openapi(app: FastAPI) -> None:
                 if path.startswith("/v1/"):
                     responses.setdefault("503", problem_response_doc(503))
                 _problems_only(responses)
-                _add_problem_examples(operation, responses)
+                # A route with a body limit of its own says it in its 413's own words.
+                _add_problem_examples(operation, responses, own_body_limit=path in LARGER_BODIES)
             _drop_unused_validation_schemas(schema)
             _rewrite_refs(schema, _name_generic_schemas(schemas))
             components["schemas"] = dict(sorted(schemas.items()))
@@ -235,10 +239,14 @@ def _problems_only(responses: dict[str, Any]) -> None:
             responses[status] = problem_response_doc(422)
 
 
-def _add_problem_examples(operation: dict[str, Any], responses: dict[str, Any]) -> None:
+def _add_problem_examples(
+    operation: dict[str, Any], responses: dict[str, Any], *, own_body_limit: bool
+) -> None:
     for status, response in responses.items():
         media = response.get("content", {}).get(PROBLEM_JSON)
-        names = _problem_examples_of(operation, status)
+        names = (
+            [] if status == "413" and own_body_limit else _problem_examples_of(operation, status)
+        )
         if media is not None and names:
             media.setdefault(
                 "examples", {name: {"$ref": f"#/components/examples/{name}"} for name in names}

@@ -8,7 +8,14 @@ from app.coaching.models import CoachAccess, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
 from app.nudges.models import NudgeSettings
-from app.outbox.models import Device, Mail, Notification, PushTicket
+from app.outbox.models import (
+    Device,
+    InboxClock,
+    Mail,
+    Notification,
+    NotificationTombstone,
+    PushTicket,
+)
 from app.ratelimit import RateLimit
 
 __all__ = [
@@ -24,8 +31,10 @@ __all__ = [
     "CoupleMember",
     "Device",
     "EmailToken",
+    "InboxClock",
     "Mail",
     "Notification",
+    "NotificationTombstone",
     "NudgeSettings",
     "PushTicket",
     "RateLimit",

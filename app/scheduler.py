@@ -81,7 +81,11 @@ def run_mail(runtime: Runtime) -> None:
 
 def run_housekeeping(runtime: Runtime) -> None:
     with transaction(runtime.session_factory) as session:
-        purged = housekeeping.purge(session, runtime.clock.now())
+        purged = housekeeping.purge(
+            session,
+            runtime.clock.now(),
+            keep_tombstones=timedelta(days=runtime.settings.sync_tombstone_days),
+        )
     log.info("housekeeping", extra={"purged": vars(purged)})
 
 

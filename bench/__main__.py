@@ -16,7 +16,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import bank, coach, common, floor, mail, nudges, writes
+from bench import bank, coach, common, floor, mail, nudges, sync, writes
 from bench.common import Figure, backends, print_table
 
 BENCHMARKS: dict[str, tuple[str, Callable[[str], list[Figure]]]] = {
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[str], list[Figure]]]] = {
     "nudges": ("nudge fan-out", nudges.run),
     "coach": ("coach progress view", coach.run),
     "mail": ("mail through the outbox to local SMTP", mail.run),
+    "sync": ("offline sync", sync.run),
 }
 
 

@@ -22,7 +22,7 @@ REQUESTS = 600
 BIG = 100_000
 
 
-def _fill(url: str, headers: dict[str, str], client: httpx.Client, count: int) -> None:
+def fill_bids(url: str, headers: dict[str, str], client: httpx.Client, count: int) -> None:
     """Bulk-load ``count`` answered bids over the past year, then rebuild the rollups once."""
     user_id = uuid.UUID(client.get("/v1/me", headers=headers).json()["id"])
     engine = make_engine(url)
@@ -66,9 +66,9 @@ def run(backend: str) -> list[Figure]:
     with fresh_database(backend) as url, server(url) as base, httpx.Client(base_url=base) as client:
         small, _ = pair_over_http(client)
         big, _ = pair_over_http(client)
-        _fill(url, small, client, 10)
+        fill_bids(url, small, client, 10)
         loaded = time.perf_counter()
-        _fill(url, big, client, BIG)
+        fill_bids(url, big, client, BIG)
         print(
             f"  [{backend}] loaded {BIG:,} bids and rebuilt rollups in "
             f"{time.perf_counter() - loaded:.1f} s"

@@ -244,7 +244,6 @@ class CoupleExport(Answer):
     members: list[Record]
     partners: list[Record]
     bids: list[Record]
-    deleted_bids: list[Record]
     days: list[Record]
     coach_consents: list[Record]
     coach_access_log: list[Record]

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -21,6 +21,7 @@ class Bid(Base):
             name="duration_seconds",
         ),
         Index("ix_bids_couple_occurred", "couple_id", "occurred_at", "id"),
+        Index("ix_bids_couple_stamp", "couple_id", "stamp"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -45,15 +46,19 @@ class Bid(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The couple's sync stamp of its last change (``app.couples.service.next_stamp``).
+    stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class BidTombstone(Base):
     """A deleted bid's id, so that a phone replaying its offline create cannot revive it."""
 
     __tablename__ = "bid_tombstones"
+    __table_args__ = (Index("ix_bid_tombstones_couple_stamp", "couple_id", "stamp"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     couple_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("couples.id", ondelete="CASCADE"), index=True
     )
     deleted_at: Mapped[datetime]
+    stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

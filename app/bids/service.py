@@ -60,13 +60,19 @@ def rebuild_bank(session: Session, couple: Couple) -> None:
     bank.rebuild(session, couple, (entry_for(couple, bid) for bid in bids))
 
 
-def erase_logged_by(session: Session, couple: Couple, user_id: uuid.UUID) -> None:
+def erase_logged_by(session: Session, couple: Couple, user_id: uuid.UUID, *, now: datetime) -> None:
     """Delete every bid this person logged in the (locked) couple, and what names them, as
     an account is erased; the account is recomputed from the partner's bids alone."""
     erased = session.scalars(
         select(Bid.id).where(Bid.couple_id == couple.id, Bid.logged_by_id == user_id)
     ).all()
-    nudges.forget_bids(session, couple.id, user_id, erased)
+    nudges.forget_bids(session, couple.id, user_id, erased, now=now)
+    # The partner's phone learns of them as deletions at its next sync.
+    stamp = couples.next_stamp(couple, now)
+    session.add_all(
+        BidTombstone(id=bid_id, couple_id=couple.id, deleted_at=now, stamp=stamp)
+        for bid_id in erased
+    )
     session.execute(delete_rows(Bid).where(Bid.couple_id == couple.id, Bid.logged_by_id == user_id))
     rebuild_bank(session, couple)
 
@@ -170,6 +176,7 @@ def create(session: Session, user: User, data: BidCreate, *, now: datetime) -> t
         created_at=now,
         updated_at=now,
         deposit=0.0,
+        stamp=couples.next_stamp(couple, now),
     )
     bid.deposit = _deposit_of(bid)
     session.add(bid)
@@ -225,6 +232,7 @@ def update(session: Session, user: User, bid: Bid, data: BidUpdate, *, now: date
             setattr(bid, field, changes[field])
     bid.deposit = _deposit_of(bid)
     bid.updated_at = now
+    bid.stamp = couples.next_stamp(couple, now)
     session.flush()
     bank.record_change(session, couple, old, entry_for(couple, bid))
     return bid
@@ -239,6 +247,7 @@ def respond(session: Session, user: User, bid: Bid, response: Response, *, now: 
     bid.responded_at = now if answered else None
     bid.deposit = _deposit_of(bid)
     bid.updated_at = now
+    bid.stamp = couples.next_stamp(couple, now)
     session.flush()
     bank.record_change(session, couple, old, entry_for(couple, bid))
     return bid
@@ -250,8 +259,15 @@ def delete(session: Session, user: User, bid: Bid, *, now: datetime) -> None:
     # Deleting stays possible after a couple ended: history is kept until its owner deletes it.
     couple = _locked(session, bid)
     bank.record_change(session, couple, entry_for(couple, bid), None)
-    session.add(BidTombstone(id=bid.id, couple_id=bid.couple_id, deleted_at=now))
-    nudges.forget_bids(session, bid.couple_id, user.id, [bid.id])
+    session.add(
+        BidTombstone(
+            id=bid.id,
+            couple_id=bid.couple_id,
+            deleted_at=now,
+            stamp=couples.next_stamp(couple, now),
+        )
+    )
+    nudges.forget_bids(session, bid.couple_id, user.id, [bid.id], now=now)
     session.delete(bid)
     session.flush()
 

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -28,6 +28,11 @@ class Couple(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     day_start_hour: Mapped[int] = mapped_column(default=DEFAULT_DAY_START_HOUR)
     half_life_hours: Mapped[int] = mapped_column(default=DEFAULT_HALF_LIFE_HOURS)
+    # Offline sync: the couple's clock (the highest stamp given to any change of its data,
+    # moved only under its lock), and the stamps of the row's own creation and last change.
+    sync_clock: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class CoupleMember(Base):

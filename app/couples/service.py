@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from app import ratelimit, security
 from app.accounts.models import User
+from app.clock import epoch_ms
 from app.config import Settings
 from app.couples import codes
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.couples.schemas import CoupleUpdate
 from app.db import commit_then_raise
 from app.errors import Conflict, Gone, Invalid, NotFound
+from app.outbox import service as outbox
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,17 @@ def lock_active_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None
 
 def _locking(query: Select[Couple]) -> Select[Couple]:
     return query.with_for_update(of=Couple).execution_options(populate_existing=True)
+
+
+def next_stamp(couple: Couple, now: datetime) -> int:
+    """A sync stamp for a change to the couple's data, taken under its lock (``lock_couple``).
+
+    Stamps rise strictly within a couple and stay close to milliseconds since the epoch.
+    Writers hold the lock until they commit, and a pull takes it too, so a change can never
+    commit with a stamp below what a pull that did not see it answered (``app.sync``)."""
+    stamp = max(epoch_ms(now), couple.sync_clock + 1)
+    couple.sync_clock = stamp
+    return stamp
 
 
 def active_couple_of(session: Session, user_id: uuid.UUID) -> Couple | None:
@@ -161,7 +174,11 @@ def join(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise Gone("This invite has already been used.")
 
-    couple = Couple(created_at=now, timezone=inviter.timezone)
+    # The new couple's clock starts past every timestamp either partner's phone was given
+    # (a pull moves their inbox clocks to it): none of its changes can fall behind a pull.
+    partners_clock = max(outbox.inbox_stamps(session, [user.id, inviter.id], now).values())
+    couple = Couple(created_at=now, timezone=inviter.timezone, sync_clock=partners_clock)
+    couple.created_stamp = couple.stamp = next_stamp(couple, now)
     session.add(couple)
     session.flush()
     session.add_all(
@@ -184,19 +201,24 @@ def join(
 RECKONING_FIELDS = frozenset({"timezone", "day_start_hour", "half_life_hours"})
 
 
-def update_couple(session: Session, couple: Couple, data: CoupleUpdate) -> tuple[Couple, set[str]]:
+def update_couple(
+    session: Session, couple: Couple, data: CoupleUpdate, *, now: datetime
+) -> tuple[Couple, set[str]]:
     """Apply the changes under the couple's lock; answers the couple and the fields changed."""
     couple = lock_couple(session, couple.id)
     changes = {k: v for k, v in data.changes().items() if getattr(couple, k) != v}
     for field, value in changes.items():
         setattr(couple, field, value)
+    if changes:
+        couple.stamp = next_stamp(couple, now)
     session.flush()
     return couple, set(changes)
 
 
 def end_couple(session: Session, couple: Couple, *, now: datetime) -> None:
-    """End the couple for both partners."""
+    """End the couple for both partners (the caller holds its lock)."""
     couple.ended_at = now
+    couple.stamp = next_stamp(couple, now)
     session.execute(
         update(CoupleMember)
         .where(CoupleMember.couple_id == couple.id, CoupleMember.left_at.is_(None))

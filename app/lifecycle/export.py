@@ -19,7 +19,7 @@ from app.access.models import CoachConsent
 from app.accounts.models import EmailToken, RefreshToken, User
 from app.bank.models import CoupleDay
 from app.bids import service as bids_service
-from app.bids.models import Bid, BidTombstone
+from app.bids.models import Bid
 from app.coaching.models import CoachAccess, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
@@ -34,16 +34,32 @@ HIDDEN_COLUMNS: Mapping[str, frozenset[str]] = {
     "refresh_tokens": frozenset({"token_hash"}),  # a credential
     "couple_invites": frozenset({"code_hash"}),  # a credential
     "devices": frozenset({"token"}),  # lets anyone push to the phone: a hint is given instead
-    "bids": frozenset({"request_hash"}),  # a digest of fields that are exported as they are
-    "notifications": frozenset({"claim_id", "claimed_until"}),  # a worker's lease
+    # A digest of fields that are exported as they are, and a sync stamp.
+    "bids": frozenset({"request_hash", "stamp"}),
+    "notifications": frozenset({"claim_id", "claimed_until", "stamp"}),  # a worker's lease
     # A waiting mail's one-time link would let the export's reader verify a new address
     # without owning it; the lease only serves the worker.
     "mails": frozenset({"link", "claim_id", "claimed_until"}),
     "email_tokens": frozenset({"token_hash"}),  # a credential
+    # Offline sync's change stamps: counters that order changes, nothing about a person.
+    "couples": frozenset({"sync_clock", "created_stamp", "stamp"}),
 }
 
 # Tables that hold nothing about a person, with the reason; every other table is exported.
 NOT_EXPORTED: Mapping[str, str] = {
+    "inbox_clocks": (
+        "one counter per person that orders changes to their inbox for offline sync; it "
+        "says nothing about them"
+    ),
+    "bid_tombstones": (
+        "the ids of bids already deleted, kept 90 days so that a replayed create cannot bring "
+        "one back and phones drop them at their next sync; the bids themselves are gone, and "
+        "an erased partner's ids must not outlive their account in anyone's export"
+    ),
+    "notification_tombstones": (
+        "the ids of notifications already deleted, kept 90 days so that phones drop them "
+        "at their next sync; the notifications themselves are gone"
+    ),
     "rate_limits": (
         "counters of failed attempts keyed by a one-way hash, kept at most an hour after "
         "the last failure; they hold no content and identify nobody by themselves"
@@ -86,11 +102,6 @@ def _couple(session: Session, couple: Couple, user_id: uuid.UUID) -> dict[str, A
         .where(Bid.couple_id == couple.id)
         .order_by(Bid.occurred_at, Bid.id)
     ).all()
-    tombstones = session.scalars(
-        select(BidTombstone)
-        .where(BidTombstone.couple_id == couple.id)
-        .order_by(BidTombstone.deleted_at)
-    ).all()
     days = session.scalars(
         select(CoupleDay).where(CoupleDay.couple_id == couple.id).order_by(CoupleDay.day)
     ).all()
@@ -108,7 +119,6 @@ def _couple(session: Session, couple: Couple, user_id: uuid.UUID) -> dict[str, A
         # Of a partner, only what they show inside the couple: never their email or settings.
         "partners": [{"id": str(p.id), "display_name": p.display_name} for p in partners],
         "bids": rows(bids),
-        "deleted_bids": rows(tombstones),
         "days": rows(days),
         "coach_consents": rows(consents),
         "coach_access_log": rows(coach_reads),

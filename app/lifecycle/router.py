@@ -90,9 +90,13 @@ def export_me(
     responses=problem_responses(401, 403, 404),
 )
 def update_couple(
-    body: CoupleUpdate, couple: CurrentCouple, user: CurrentPartner, session: SessionDep
+    body: CoupleUpdate,
+    couple: CurrentCouple,
+    user: CurrentPartner,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> CouplePublic:
-    service.change_couple(session, couple, body)
+    service.change_couple(session, couple, body, now=clock.now())
     view = couples.view_for(session, couple, user.id)
     return CouplePublic.of(view.couple, view.partner)
 

@@ -41,15 +41,22 @@ def register(
 
 
 def update_me(session: Session, user: User, data: MeUpdate, *, now: datetime) -> User:
-    """A new time zone moves the next daily nudge to the same local time there."""
-    if "timezone" in accounts.update_me(session, user, data, now=now):
+    """A new time zone moves the next daily nudge to the same local time there; a new name
+    reaches the partner's phone with the couple's row at its next sync."""
+    changed = accounts.update_me(session, user, data, now=now)
+    if "timezone" in changed:
         nudges.reschedule(session, user, now)
+    if "display_name" in changed:
+        latest = couples.latest_couple_of(session, user.id)
+        if latest is not None:
+            locked = couples.lock_couple(session, latest.id)
+            locked.stamp = couples.next_stamp(locked, now)
     return user
 
 
-def change_couple(session: Session, couple: Couple, data: CoupleUpdate) -> Couple:
+def change_couple(session: Session, couple: Couple, data: CoupleUpdate, *, now: datetime) -> Couple:
     """Day boundaries or every decay factor moved: the account is recomputed once."""
-    couple, changed = couples.update_couple(session, couple, data)
+    couple, changed = couples.update_couple(session, couple, data, now=now)
     if changed & couples.RECKONING_FIELDS:
         bids.rebuild_bank(session, couple)
     return couple
@@ -57,6 +64,7 @@ def change_couple(session: Session, couple: Couple, data: CoupleUpdate) -> Coupl
 
 def end_couple(session: Session, couple: Couple, by: User, *, now: datetime) -> None:
     """End the couple for both; every coach's access ends with it."""
+    couple = couples.lock_couple(session, couple.id)
     coaching.revoke_all_for_couple(session, couple.id, "couple_ended", now, by=by.id)
     couples.end_couple(session, couple, now=now)
 
@@ -73,7 +81,7 @@ def erase(
         coaching.revoke_all_for_couple(session, couple.id, "account_deleted", now, by=user.id)
         if couple.ended_at is None:
             couples.end_couple(session, couple, now=now)
-        bids.erase_logged_by(session, couple, user.id)
+        bids.erase_logged_by(session, couple, user.id, now=now)
     # A coach's consents stay as history with the coach as null; revoke what stands.
     coaching.revoke_all_for_coach(session, user.id, "account_deleted", now)
     session.delete(user)  # tokens, devices, nudges and memberships go with it (cascade)

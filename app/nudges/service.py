@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
@@ -158,15 +158,20 @@ def delete_device(session: Session, user: User, device_id: uuid.UUID) -> None:
     session.flush()
 
 
+def inbox_query(user_id: uuid.UUID, now: datetime) -> Select[Notification]:
+    """What the user's inbox holds: their nudges that are due, and were not dropped."""
+    return select(Notification).where(
+        Notification.user_id == user_id,
+        Notification.due_at <= now,
+        Notification.status != "dropped",
+    )
+
+
 def inbox(
     session: Session, user: User, now: datetime, *, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:
     """The user's nudges that are due, newest first (one held back by quiet hours waits)."""
-    query = select(Notification).where(
-        Notification.user_id == user.id,
-        Notification.due_at <= now,
-        Notification.status != "dropped",
-    )
+    query = inbox_query(user.id, now)
     if cursor is not None:
         after_at, after_id = decode_instant_cursor(cursor)
         query = query.where(
@@ -184,11 +189,15 @@ def inbox(
 def mark_read(
     session: Session, user: User, notification_id: uuid.UUID, now: datetime
 ) -> Notification:
-    notification = session.get(Notification, notification_id)
+    notification = session.scalars(
+        select(Notification).where(Notification.id == notification_id).with_for_update()
+    ).one_or_none()
     if notification is None or notification.user_id != user.id or notification.due_at > now:
         raise NotFound("No notification with this id.")
     if notification.read_at is None:
         notification.read_at = now
+        # The row is locked first, then the inbox clock, as everywhere.
+        notification.stamp = outbox.inbox_stamps(session, [user.id], now)[user.id]
         session.flush()
     return notification
 
@@ -235,7 +244,12 @@ def on_bid_logged(
 
 
 def forget_bids(
-    session: Session, couple_id: uuid.UUID, author_id: uuid.UUID, bid_ids: Sequence[uuid.UUID]
+    session: Session,
+    couple_id: uuid.UUID,
+    author_id: uuid.UUID,
+    bid_ids: Sequence[uuid.UUID],
+    *,
+    now: datetime,
 ) -> None:
     """Bids that are deleted take the partner's "your partner logged …" nudges with them,
     sent or not: they name the bid, and the author chose to take it back."""
@@ -245,4 +259,4 @@ def forget_bids(
         )
     ).all()
     keys = [_partner_bid_key(partner, bid) for partner in partner_ids for bid in bid_ids]
-    outbox.withdraw(session, partner_ids, keys)
+    outbox.withdraw(session, partner_ids, keys, now)

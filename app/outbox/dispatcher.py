@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import Clock
 from app.config import Environment, Settings
 from app.db import among, table_of, transaction
+from app.outbox import service
 from app.outbox.channels import PushMessage, PushOutcome, PushProvider, UnsupportedProvider
 from app.outbox.channels.expo import ExpoProvider
 from app.outbox.channels.log import LogProvider
@@ -196,6 +197,8 @@ def claim(session: Session, now: datetime, settings: Settings) -> tuple[list[Cla
             .where(among(session, table.c.id, missed))
             .values(status="dropped", last_error="missed: due too long ago when sending resumed")
         )
+        # The inbox hides a dropped nudge; a phone that synced it while due drops it too.
+        service.bury(session, [(r.id, r.user_id) for r in rows if r.id in missed], now)
     live = [r for r in rows if r.id not in missed]
     if not live:
         return [], len(missed)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -42,6 +42,8 @@ class Notification(Base):
         ),
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_user_created", "user_id", "created_at", "id"),
+        Index("ix_notifications_user_stamp", "user_id", "stamp"),
+        Index("ix_notifications_user_due", "user_id", "due_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -66,6 +68,33 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+    # The user's inbox stamp of its creation or last change seen by a phone (``read_at``).
+    stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class InboxClock(Base):
+    """A person's inbox clock for offline sync: the highest stamp given to a change of their
+    notifications, moved under this row's lock, like a couple's clock for its bids."""
+
+    __tablename__ = "inbox_clocks"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    clock: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class NotificationTombstone(Base):
+    """A notification taken back (its bid was deleted, or it was never sent), so that a
+    phone's inbox drops it at the next sync."""
+
+    __tablename__ = "notification_tombstones"
+    __table_args__ = (Index("ix_notification_tombstones_user_stamp", "user_id", "stamp"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    deleted_at: Mapped[datetime] = mapped_column(index=True)
+    stamp: Mapped[int] = mapped_column(BigInteger)
 
 
 class PushTicket(Base):

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
+from app.clock import epoch_ms
 from app.db import insert_for, table_of
-from app.outbox.models import Mail, Notification
+from app.outbox.models import InboxClock, Mail, Notification, NotificationTombstone
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,53 @@ def message(
     }
 
 
+def inbox_stamps(
+    session: Session, user_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, int]:
+    """Move each user's inbox clock past its last stamp and ``now`` (in milliseconds), and
+    answer the new stamps. The clock's row stays locked until the transaction ends, so a
+    pull that takes it too (``lock_inbox``) never misses a change that commits later."""
+    if not user_ids:
+        return {}
+    table = table_of(InboxClock)
+    wanted = epoch_ms(now)
+    insert = insert_for(session)(table)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={
+            "clock": case(
+                (insert.excluded.clock > table.c.clock, insert.excluded.clock),
+                else_=table.c.clock + 1,
+            )
+        },
+    ).returning(table.c.user_id, table.c.clock)
+    # In one order, so that two transactions moving the same clocks cannot deadlock.
+    ordered = sorted(set(user_ids))
+    return dict(session.execute(upsert, [{"user_id": u, "clock": wanted} for u in ordered]).all())
+
+
+def lock_inbox(session: Session, user_id: uuid.UUID) -> InboxClock:
+    """The user's inbox clock, created (at 0) if missing, locked until the transaction ends;
+    taking it changes nothing."""
+    session.execute(
+        insert_for(session)(table_of(InboxClock))
+        .values(user_id=user_id, clock=0)
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    return session.scalars(
+        select(InboxClock)
+        .where(InboxClock.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert messages; one whose dedupe key exists already is skipped, not an error."""
     if rows:
+        stamps = inbox_stamps(session, [row["user_id"] for row in rows], rows[0]["created_at"])
+        for row in rows:
+            row["stamp"] = stamps[row["user_id"]]
         # Core, not ORM: the planner inserts thousands of rows a batch.
         session.execute(
             insert_for(session)(table_of(Notification)).on_conflict_do_nothing(
@@ -67,15 +112,42 @@ def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def withdraw(session: Session, user_ids: Sequence[uuid.UUID], dedupe_keys: list[str]) -> None:
-    """Delete these users' messages with these dedupe keys, sent or not."""
+def withdraw(
+    session: Session, user_ids: Sequence[uuid.UUID], dedupe_keys: list[str], now: datetime
+) -> None:
+    """Delete these users' messages with these dedupe keys, sent or not; phones drop them
+    from their inbox at their next sync."""
+    gone: list[tuple[uuid.UUID, uuid.UUID]] = []
     for start in range(0, len(dedupe_keys), 500):
-        session.execute(
-            delete(Notification).where(
-                Notification.user_id.in_(user_ids),
-                Notification.dedupe_key.in_(dedupe_keys[start : start + 500]),
+        gone += [
+            (row.id, row.user_id)
+            for row in session.execute(
+                delete(Notification)
+                .where(
+                    Notification.user_id.in_(user_ids),
+                    Notification.dedupe_key.in_(dedupe_keys[start : start + 500]),
+                )
+                .returning(Notification.id, Notification.user_id)
             )
-        )
+        ]
+    bury(session, gone, now)
+
+
+def bury(session: Session, gone: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime) -> None:
+    """Tombstones for these (notification id, user id) pairs, stamped by the users' inbox
+    clocks (taken after the rows: every path locks a notification before its clock)."""
+    if not gone:
+        return
+    stamps = inbox_stamps(session, [user_id for _, user_id in gone], now)
+    session.execute(
+        insert_for(session)(table_of(NotificationTombstone)).on_conflict_do_nothing(
+            index_elements=["id"]
+        ),
+        [
+            {"id": nid, "user_id": user_id, "deleted_at": now, "stamp": stamps[user_id]}
+            for nid, user_id in gone
+        ],
+    )
 
 
 @dataclass(frozen=True)

@@ -210,7 +210,7 @@ def test_stored_balance_equals_recomputation(db, timezone, operations):
                 change = CoupleUpdate(
                     timezone=zone, day_start_hour=start_hour, half_life_hours=half_life
                 )
-                change_couple(session, locked, change)
+                change_couple(session, locked, change, now=clock.now())
         with transaction(factory, write=False) as session:
             check_against_recomputation(session, couple.id, clock.now())
 

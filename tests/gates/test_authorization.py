@@ -149,6 +149,9 @@ MATRIX: dict[Route, tuple[Expected, ...]] = {
     ("PATCH",  "/v1/bids/{bid_id}"):                    (401, 200, 403, 404, 404, 404, 404, 404),
     ("DELETE", "/v1/bids/{bid_id}"):                    (401, 204, 403, 404, 404, 404, 404, 404),
     ("PUT",    "/v1/bids/{bid_id}/response"):           (401, 200, 200, 404, 404, 404, 404, 404),
+    # offline sync: partners only, each pulls and pushes their own couple's and inbox's
+    ("GET",    "/v1/sync"):                             (401, 200, 200, 200, 200, 403, 403, 200),
+    ("POST",   "/v1/sync"):                             (401, 200, 200, 200, 200, 403, 403, 200),
     # consent, from the partners' side (the coach id is coach X's)
     ("GET",    "/v1/couple/coaches"):                   (401, 200, 200, 200, 404, 403, 403, 200),
     ("POST",   "/v1/couple/coaches"):                   (401, 201, 201, 201, 404, 403, 403, 404),
@@ -363,6 +366,8 @@ BODIES: dict[Route, Body] = {
     ("POST", "/v1/bids"): lambda w: {"kind": "compliment", "initiator": "partner"},
     ("PATCH", "/v1/bids/{bid_id}"): lambda w: {"note": "edited", "duration_seconds": 25},
     ("PUT", "/v1/bids/{bid_id}/response"): lambda w: {"response": "toward"},
+    # What a push may touch is for tests/sync; here, who may push at all.
+    ("POST", "/v1/sync"): lambda w: {"changes": {"bids": {"created": [], "deleted": []}}},
     ("POST", "/v1/couple/coaches"): lambda w: {"coach_code": w.other_coach_code},
     ("POST", "/v1/auth/verify-email"): lambda w: {"token": w.verify_token},
     ("POST", "/v1/auth/password-reset"): lambda w: {"email": w.owner.email},
@@ -385,7 +390,7 @@ def _call(
     body: dict[str, Any] | None = None,
 ) -> Any:
     method, template = route
-    valid = BODIES.get((method, template.replace("{former_", "{")))
+    valid = BODIES.get((method, template.partition("?")[0].replace("{former_", "{")))
     if body is None and valid is not None:
         body = valid(world)
     return client.request(

@@ -395,7 +395,7 @@ def diff(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:
 _MARK = "__hostile_value_5f1c__"
 
 
-def encode_body(body: dict[str, Any], at: tuple[str, ...], value: Any) -> bytes:
+def encode_body(body: dict[str, Any], at: tuple[str | int, ...], value: Any) -> bytes:
     """The baseline body with ``value`` at the path ``at``, as UTF-8 JSON."""
     body = copy.deepcopy(body)
     target = body
@@ -459,14 +459,14 @@ def problems_with_either(label: str, response: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class Field:
-    at: tuple[str, ...]
+    at: tuple[str | int, ...]
     sort: str  # text email password timezone enum uuid datetime int bool hhmm object
     judge: Judge = reject_all
     near_misses: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        return ".".join(self.at)
+        return ".".join(map(str, self.at))
 
     def corpus(self) -> dict[str, Any]:
         return corpus_for(self.sort, self.near_misses)
@@ -485,6 +485,7 @@ class Endpoint:
     fields: tuple[Field, ...] = ()
     readback: Readback | None = None
     prepare: Callable[[World], None] | None = None
+    body_limit: int | None = None  # a limit of its own, past TEND_MAX_BODY_BYTES
 
     def url(self, world: World, **overrides: str) -> str:
         return self.path.format(**{**world.ids(), **overrides})
@@ -573,6 +574,35 @@ def readback_password(world: World, f: Field, response: Any, expected: Any) -> s
         "/v1/auth/login", json={"email": world.solo.email, "password": expected}
     )
     return None if login.status_code == 200 else f"cannot sign in with it: {login.text}"
+
+
+def either_way(_name: str, _value: Any) -> Verdict:
+    return Verdict("noop_or_reject")
+
+
+def _push_body() -> dict[str, Any]:
+    """A push of one bid logged offline long ago, as WatermelonDB sends it."""
+    return {
+        "changes": {
+            "bids": {
+                "created": [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "kind": "hug",
+                        "initiator": "me",
+                        "occurred_at": 1_000_000_000_000,  # September 2001
+                        "duration_seconds": 25,
+                        "note": "the one by the window",
+                        "response": "toward",
+                        "_status": "created",
+                        "_changed": "",
+                    }
+                ],
+                "updated": [],
+                "deleted": [],
+            }
+        }
+    }
 
 
 def prepare_join(world: World) -> None:
@@ -810,6 +840,35 @@ ENDPOINTS: list[Endpoint] = [
         ),
         readback=readback_device,
     ),
+    Endpoint(
+        "push_changes",
+        "POST",
+        "/v1/sync",
+        "a",
+        body=lambda w: _push_body(),
+        # The bid pushed is older than a bid may be backdated: a well-formed push is answered
+        # 200 with it rejected by id, an ill-formed one 4xx; either way nothing is stored.
+        fields=(
+            Field(("changes",), "object", either_way),
+            Field(("changes", "bids"), "object", either_way),
+            Field(("changes", "bids", "created"), "object", either_way),
+            Field(("changes", "bids", "deleted"), "object", either_way),
+            *(
+                Field(("changes", "bids", "created", 0, column), sort, either_way)
+                for column, sort in (
+                    ("id", "uuid"),
+                    ("kind", "enum"),
+                    ("initiator", "enum"),
+                    ("occurred_at", "int"),
+                    ("duration_seconds", "int"),
+                    ("note", "text"),
+                    ("response", "enum"),
+                    ("_status", "text"),
+                )
+            ),
+        ),
+        body_limit=8 * 1024 * 1024,
+    ),
     Endpoint("delete_device", "DELETE", "/v1/me/devices/{device_id}", "a"),
     Endpoint("mark_notification_read", "POST", "/v1/me/notifications/{notification_id}/read", "b"),
     Endpoint("rotate_coach_code", "POST", "/v1/coach/profile/code", "coach"),
@@ -905,6 +964,20 @@ class BodyCase:
 def _chunks() -> Iterator[bytes]:
     for _ in range(17):  # 17 × 64 KiB, sent chunked: no Content-Length to judge by
         yield b" " * BODY_LIMIT
+
+
+def _oversize_past(limit: int) -> list[BodyCase]:
+    """The oversize cases for a route with a body limit of its own: one byte past it, with
+    a Content-Length and sent chunked."""
+    chunks = limit // BODY_LIMIT + 1
+    return [
+        BodyCase("oversize_past_limit", lambda b: _dumps({**b, _first(b): "A" * limit}), {413}),
+        BodyCase(
+            "oversize_past_limit_chunked",
+            lambda b: (b" " * BODY_LIMIT for _ in range(chunks)),
+            {413},
+        ),
+    ]
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -1029,6 +1102,9 @@ def run_body_cases(check: Checker, endpoint: Endpoint) -> None:
     account = world.account(endpoint.actor)
     before = snapshot(world.engine)
     cases = BODY_CASES if endpoint.body else BODYLESS_CASES
+    if endpoint.body_limit:
+        cases = [c for c in cases if not c.name.startswith("oversize")]
+        cases += _oversize_past(endpoint.body_limit)
     base = endpoint.body(world) if endpoint.body else {"x": ""}
     for case in cases:
         response = check.send(
@@ -1232,6 +1308,14 @@ CURSOR_QUERY: dict[str, Any] = {
 # Values a read may refuse (4xx) or answer (200), but must not fail on: extreme instants,
 # "?x=" read as "not given", and a forged cursor whose instant ends in NUL (Python's
 # datetime.fromisoformat ignores a trailing NUL, so it is just that instant).
+def _is_json(value: Any) -> bool:
+    try:
+        json.loads(value.text if isinstance(value, RawQuery) else value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 LENIENT_QUERY = {*EXTREME_INSTANTS, "empty", "nul_in_instant"}
 
 
@@ -1279,6 +1363,23 @@ QUERIES = [
         "coach",
         {"weeks": INT_QUERY},
         ("couple_id",),
+    ),
+    Query(
+        "pull_changes",
+        "/v1/sync",
+        "a",
+        {
+            # 0 and a recent instant are timestamps a phone may send: not in the corpus.
+            "last_pulled_at": {
+                **{k: v for k, v in INT_QUERY.items() if k not in {"zero", "too_big"}},
+                "ahead": "99999999999999",
+                "leading_zero": "0123",
+                "exponent": "1.7e12",
+                "null_upper": "NULL",
+            },
+            "schema_version": {k: v for k, v in INT_QUERY.items() if k != "too_big"},
+            "migration": {k: v for k, v in TEXT_QUERY.items() if not _is_json(v)},
+        },
     ),
     Query(
         "coach_access_log",

@@ -122,6 +122,8 @@ ROWS_ABOUT: dict[str, Callable[[uuid.UUID, str], ColumnElement[bool]]] = {
     "nudge_settings": _owned("nudge_settings"),
     "devices": _owned("devices"),
     "notifications": _owned("notifications"),
+    "inbox_clocks": _owned("inbox_clocks"),
+    "notification_tombstones": _owned("notification_tombstones"),
     "push_tickets": _push_tickets,
     "coach_profiles": _owned("coach_profiles"),
     "coach_consents": _consents,
@@ -351,6 +353,9 @@ def world(client: TestClient, db: Any, clock: Any, expo: FakeExpo) -> World:
         assert put.status_code == 200, put.text
     deleted = _bid(client, alex, "smile", note="NOTE-SECRET-alex-deleted-9999")
     assert client.delete(f"/v1/bids/{deleted}", headers=alex.headers).status_code == 204
+    # Sam takes one back too: Alex's nudge about it leaves a tombstone for his phone's sync.
+    taken_back = _bid(client, sam, "smile", note="NOTE-SECRET-sam-deleted-9999")
+    assert client.delete(f"/v1/bids/{taken_back}", headers=sam.headers).status_code == 204
 
     # Nudges reach both phones through the fake Expo server: notifications and tickets.
     assert _send_nudges(db, clock, expo) >= 3

@@ -302,10 +302,16 @@ def test_answer_instants_and_days_say_so(document: Document) -> None:
             assert [alt.get("format") for alt in _strings(prop)] == [expected], (model, name)
             checked.add(f"{model.__name__}.{name}")
     assert {"BidPublic.occurred_at", "BalancePublic.as_of", "BalancePoint.date"} <= checked
-    # By name too: the export's instants are text already (RFC 3339 with an offset).
+    # By name too: the export's instants are text already (RFC 3339 with an offset). The
+    # records of offline sync are WatermelonDB's raw records: integer ms, as it demands.
     for schema_name, schema in _answer_schemas(document).items():
         for name, prop in schema.get("properties", {}).items():
-            if name.endswith("_at") or name == "as_of":
+            if schema_name.endswith("Raw") and name.endswith("_at"):
+                assert {alt.get("type") for alt in prop.get("anyOf", [prop])} <= {
+                    "integer",
+                    "null",
+                }, (schema_name, name)
+            elif name.endswith("_at") or name == "as_of":
                 strings = _strings(prop)
                 assert strings, (schema_name, name)
                 assert all(alt.get("format") == "date-time" for alt in strings), (schema_name, name)
@@ -314,9 +320,12 @@ def test_answer_instants_and_days_say_so(document: Document) -> None:
 def test_answers_require_every_field_the_server_sends(document: Document) -> None:
     answers = _answer_schemas(document)
     assert {"TokenPair", "RegisterResponse", "BidPublic", "StatsPublic"} <= set(answers)
+    # Sync's answers carry WatermelonDB's experimental fields only when they say something.
+    sometimes = {"SyncPull": {"experimentalStrategy"}, "SyncPushed": {"experimentalRejectedIds"}}
     for name, schema in answers.items():
         if "properties" in schema:
-            assert sorted(schema["required"]) == sorted(schema["properties"]), name
+            always = set(schema["properties"]) - sometimes.get(name, set())
+            assert sorted(schema.get("required", [])) == sorted(always), name
     # A default does not make an answer's field optional: the server always sends it.
     assert "default" in answers["TokenPair"]["properties"]["token_type"]
     assert "token_type" in answers["TokenPair"]["required"]
@@ -410,6 +419,7 @@ class Api:
         token: str | None = None,
         *,
         path: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
         resolve: Callable[[dict[str, Any]], dict[str, Any]] = lambda value: value,
     ) -> list[Any]:
         """Each example of the operation's body, with its placeholders resolved; every one
@@ -417,13 +427,16 @@ class Api:
         those must be answered exactly as the document's problem examples say."""
         examples = _body_examples(self.operation(operation_id))
         first = resolve(dict(next(iter(examples.values()))["value"]))
-        extra = self.call(operation_id, token, path=path, json={**first, "nickname": "Al"})
+        extra = self.call(
+            operation_id, token, path=path, params=params, json={**first, "nickname": "Al"}
+        )
         assert_problem(extra, 422)
         assert extra.json() == self.problem_example("unknown-field"), operation_id
         broken = self.call(
             operation_id,
             token,
             path=path,
+            params=params,
             content=json.dumps(first)[:-1],
             headers={"Content-Type": "application/json"},
         )
@@ -432,7 +445,9 @@ class Api:
 
         answers = []
         for name, example in examples.items():
-            response = self.call(operation_id, token, path=path, json=resolve(example["value"]))
+            response = self.call(
+                operation_id, token, path=path, params=params, json=resolve(example["value"])
+            )
             assert 200 <= response.status_code < 300, (operation_id, name, response.text)
             answers.append(response.json() if response.content else None)
         self.sent.add(operation_id)
@@ -463,6 +478,11 @@ def test_request_examples_are_accepted(client: TestClient) -> None:
     assert hug["deposit"] == 3.0  # a hug's 2.0, held past its 20 s: ×1.5
     api.send_examples("updateBid", alex, path={"bid_id": hug["id"]})
     api.send_examples("respondToBid", alex, path={"bid_id": hug["id"]})
+    # A phone that logged a bid offline syncs it (WatermelonDB's push), after a pull.
+    pulled = client.get("/v1/sync", headers={"Authorization": f"Bearer {alex}"})
+    since = {"last_pulled_at": pulled.json()["timestamp"]}
+    (pushed, deleted) = api.send_examples("pushChanges", alex, params=since)
+    assert pushed == {} and deleted == {}
 
     api.send_examples("replaceNudgeSettings", alex)
     api.send_examples("registerDevice", alex)
