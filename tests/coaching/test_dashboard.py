@@ -13,11 +13,18 @@ import httpx
 import pytest
 
 from app import migrations
+from tests.browser import browser_or_skip, chromium
 from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
-from tests.factories import code_of, consent, log_bid, pair_over_http, register
+from tests.factories import (
+    code_of,
+    consent,
+    log_bid,
+    pair_over_http,
+    register,
+    verify_email,
+)
 from tests.processes import free_port, tend_server
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENS = {"phone": (390, 844), "desktop": (1280, 800)}
 COACH_PASSWORD = "a long coach passphrase"
 
@@ -27,29 +34,18 @@ from selenium.webdriver.support import expected_conditions as seen  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-def _browser_or_skip() -> None:
-    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
-        return
-    reason = (
-        "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the dashboard test: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def server(database, tmp_path):
     url = fresh_database_url(database.backend, tmp_path, "dashboard")
     migrations.upgrade(url)
     try:
         with tend_server(url, TEST_SECRET, TEND_SCHEDULER="off") as base:
-            yield base
+            yield base, url
     finally:
         drop_database(url)
 
 
-def _coach_with_a_couple(base: str) -> tuple[str, str, dict[str, str]]:
+def _coach_with_a_couple(base: str, url: str) -> tuple[str, str, dict[str, str]]:
     """A coach, and Alex & Sam who both consent and logged a few moments."""
     with httpx.Client(base_url=base, timeout=10) as client:
         email = f"coach-{free_port()}@example.com"
@@ -61,6 +57,7 @@ def _coach_with_a_couple(base: str) -> tuple[str, str, dict[str, str]]:
             role="coach",
             timezone="UTC",
         )
+        verify_email(client, email, url)  # partners consent only to a verified coach
         alex, sam = pair_over_http(client, ("Alex", "Sam"))
         for kind, response in [("hug", "toward"), ("question", "toward"), ("smile", "away")]:
             log_bid(client, alex, kind=kind, response=response, note="private words")
@@ -69,32 +66,14 @@ def _coach_with_a_couple(base: str) -> tuple[str, str, dict[str, str]]:
 
 
 def _driver(tmp_path: Path, size: tuple[int, int]):  # type: ignore[no-untyped-def]
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--window-size={size[0]},{size[1]}",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_window_size(*size)
-    return driver
+    return chromium(tmp_path, size)
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_coach_signs_in_sees_charts_and_loses_a_revoked_couple(server, tmp_path, screen):
-    _browser_or_skip()
-    email, coach_id, alex = _coach_with_a_couple(server)
+    server, url = server
+    browser_or_skip()
+    email, coach_id, alex = _coach_with_a_couple(server, url)
     driver = _driver(tmp_path, SCREENS[screen])
     wait = WebDriverWait(driver, 20)
     try:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from app import migrations
+from tests.browser import browser_or_skip, chromium
 from tests.conftest import TEST_SECRET
 from tests.processes import tend_server
-from tests.test_dashboard import CHROMEDRIVER, CHROMIUM, _browser_or_skip
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -29,28 +29,9 @@ def server(tmp_path_factory):
 
 
 def _offline_driver(tmp_path: Path):  # type: ignore[no-untyped-def]
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        # Nothing but 127.0.0.1 resolves: the internet is out of reach.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1280,900",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    )
-    driver.set_window_size(1280, 900)
-    return driver
+    # Nothing but 127.0.0.1 resolves: the internet is out of reach.
+    rules = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+    return chromium(tmp_path, (1280, 900), rules)
 
 
 def _screenshot(driver, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +41,7 @@ def _screenshot(driver, tmp_path: Path, name: str) -> None:  # type: ignore[no-u
 
 
 def test_swagger_ui_renders_every_operation_offline(server, tmp_path):
-    _browser_or_skip()
+    browser_or_skip()
     driver = _offline_driver(tmp_path)
     try:
         driver.get(f"{server}/docs")
@@ -75,7 +56,7 @@ def test_swagger_ui_renders_every_operation_offline(server, tmp_path):
 
 
 def test_redoc_renders_offline(server, tmp_path):
-    _browser_or_skip()
+    browser_or_skip()
     driver = _offline_driver(tmp_path)
     try:
         driver.get(f"{server}/redoc")
