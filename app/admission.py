@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -170,13 +171,25 @@ class AdmissionMiddleware:
         exempt: frozenset[str] = frozenset({"/healthz", "/readyz"}),
     ) -> None:
         self.app = app
-        self.admission = Admission(limits)
-        # SQLite takes one writer at a time: the others wait here, in turns, rather than
-        # on a thread for the process's writer lock, whose wait ends in 503 after 10 s.
-        self.writers = Admission(replace(limits, in_flight=1)) if one_writer else None
+        self.limits = limits
+        self.one_writer = one_writer
+        # A line per event loop: its futures belong to one loop. A server process runs one;
+        # tests may serve one app from several (a TestClient each) at once.
+        self._lines: WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[Admission, Admission | None]
+        ] = WeakKeyDictionary()
         self.secret_key = secret_key
         self.now = now
         self.exempt = exempt
+
+    def _lines_of(self, loop: asyncio.AbstractEventLoop) -> tuple[Admission, Admission | None]:
+        lines = self._lines.get(loop)
+        if lines is None:
+            # SQLite takes one writer at a time: the others wait here, in turns, rather
+            # than on a thread for the process's writer lock, whose wait ends in 503.
+            writers = Admission(replace(self.limits, in_flight=1)) if self.one_writer else None
+            lines = self._lines[loop] = (Admission(self.limits), writers)
+        return lines
 
     def _account(self, scope: Scope) -> Key:
         for name, value in scope.get("headers") or ():
@@ -198,13 +211,15 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         key = self._account(scope)
-        writers = self.writers if scope["method"] not in _READS else None
         loop = asyncio.get_running_loop()
+        admission, writers = self._lines_of(loop)
+        if scope["method"] in _READS:
+            writers = None
         try:
             if writers is not None:
                 await writers.enter(key)
             try:
-                await self.admission.enter(key)
+                await admission.enter(key)
             except BaseException:
                 if writers is not None:
                     writers.leave(key, 0.0)
@@ -217,7 +232,7 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
         finally:
             seconds = loop.time() - started
-            self.admission.leave(key, seconds)
+            admission.leave(key, seconds)
             if writers is not None:
                 writers.leave(key, seconds)
 
