@@ -347,9 +347,7 @@ class World:
         if op == "confirmPasswordReset":
             self.clear_rate_limits()
             newcomer = register(self.client, display_name="Newcomer")
-            self._ok(
-                self.client.post("/v1/auth/password-reset", json={"email": newcomer.email}), 202
-            )
+            ok(self.client.post("/v1/auth/password-reset", json={"email": newcomer.email}), 202)
             return {"token": mailed_token(self.client, newcomer.email, "reset-password")}
         if op == "requestPasswordReset":
             self.clear_rate_limits()
