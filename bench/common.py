@@ -16,15 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
 
 from app import migrations
-from app.db import make_engine
-from app.outbox.models import Mail
 from tests.databases import create_database, drop_database
+from tests.factories import verify_email
 from tests.processes import free_port, start, stop, tend_env, wait_ready
 
 SECRET = "benchmark-secret-key-0123456789-0123456789"
@@ -447,17 +445,5 @@ def median(samples: list[float]) -> float:
 def verify_address(url: str, base: str, email: str) -> None:
     """Confirm ``email`` with the link Tend mailed to it, read from the outbox in the
     database (the benchmarks' mailbox): a partner may consent only to a verified coach."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            links = conn.execute(
-                select(Mail.link).where(Mail.to_address == email.lower(), Mail.link.is_not(None))
-            ).scalars()
-            token = next(
-                parse_qs(urlsplit(link).query)["token"][0]
-                for link in links
-                if urlsplit(link).path.endswith("/verify-email")
-            )
-    finally:
-        engine.dispose()
-    httpx.post(f"{base}/v1/auth/verify-email", json={"token": token}, timeout=60).raise_for_status()
+    with httpx.Client(base_url=base, timeout=60) as client:
+        verify_email(client, email, url)
