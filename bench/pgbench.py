@@ -13,13 +13,15 @@ docs/benchmarks.md), in the same transaction:
       couples on PostgreSQL only)                               ... FOR UPDATE OF couples
     replay check under the lock: is the id a bid's or a       SELECT bids UNION ALL
       deleted bid's                                             SELECT bid_tombstones
-    the bid                                                   INSERT bids
+    the bid, stamped with the couple's next sync tick         INSERT bids
+    the couple's sync clock (what phones pull since)          UPDATE couples
     its day's rollup (and any later days', and the day        SELECT couple_days
       before when the day is new)
     the day's counts and sums ("toward": its end balance)     UPDATE couple_days
     "pending" only: the partner, the partner's nudge          SELECT users JOIN couple_members
-      settings, and the "your partner logged a bid" nudge     SELECT nudge_settings JOIN users
-      in the outbox                                           INSERT notifications ON CONFLICT
+      settings, the partner's inbox clock, and the "your      SELECT nudge_settings JOIN users
+      partner logged a bid" nudge in the outbox               INSERT inbox_clocks ON CONFLICT
+                                                              INSERT notifications ON CONFLICT
     COMMIT
 
 Half the bids are answered "toward" as they are logged, half are left "pending", as in
@@ -76,6 +78,7 @@ _USERS = [
     "users.timezone",
     "users.role",
     "users.session_version",
+    "users.email_verified_at",
     "users.created_at",
     "users.updated_at",
 ]
@@ -86,7 +89,8 @@ _BIDS = (
 )
 _COUPLES = (
     "couples.id, couples.created_at, couples.ended_at, couples.timezone, "
-    "couples.day_start_hour, couples.half_life_hours"
+    "couples.day_start_hour, couples.half_life_hours, couples.sync_clock, "
+    "couples.created_stamp, couples.stamp"
 )
 _DAYS = (
     "couple_days.couple_id, couple_days.day, couple_days.bids, couple_days.toward, "
@@ -118,10 +122,13 @@ def statements(response: str, *, postgresql: bool) -> list[str]:
         "SELECT bid_tombstones.id, true FROM bid_tombstones WHERE bid_tombstones.id = {bid}",
         "INSERT INTO bids (id, couple_id, logged_by_id, initiator_id, kind, occurred_at, "
         "duration_seconds, note, response, responded_by_id, responded_at, deposit, "
-        "request_hash, created_at, updated_at) VALUES ({bid}, {couple}, {me}, {me}, "
+        "request_hash, created_at, updated_at, stamp) VALUES ({bid}, {couple}, {me}, {me}, "
         f"'{KIND}', {{now}}, 25, NULL, '{response}', "
         + ("{me}, {now}, " if toward else "NULL, NULL, ")
-        + f"{DEPOSIT if toward else 0.0}, {hash_}, {{now}}, {{now}})",
+        + f"{DEPOSIT if toward else 0.0}, {hash_}, {{now}}, {{now}}, "
+        "(SELECT couples.sync_clock + 1 FROM couples WHERE couples.id = {couple}))",
+        # the couple's sync clock ticks once per change a phone will pull (docs/sync.md)
+        "UPDATE couples SET sync_clock = sync_clock + 1 WHERE couples.id = {couple}",
         f"SELECT {_DAYS} FROM couple_days WHERE couple_days.couple_id = {{couple}} "
         "AND couple_days.day >= coalesce((SELECT max(couple_days.day) FROM couple_days "
         "WHERE couple_days.couple_id = {couple} AND couple_days.day < {day}), {day}) "
@@ -142,12 +149,18 @@ def statements(response: str, *, postgresql: bool) -> list[str]:
             "WHERE couple_members.couple_id = {couple} AND couple_members.user_id != {me}",
             f"SELECT {_NUDGES} FROM nudge_settings JOIN users "
             "ON users.id = nudge_settings.user_id WHERE nudge_settings.user_id = {partner}",
+            # the partner's inbox clock moves past now (in ms) or by one, for offline sync
+            "INSERT INTO inbox_clocks (user_id, clock) VALUES ({partner}, "
+            f"{int(time.time() * 1000)}) ON CONFLICT (user_id) DO UPDATE SET clock = CASE "
+            "WHEN excluded.clock > inbox_clocks.clock THEN excluded.clock "
+            "ELSE inbox_clocks.clock + 1 END RETURNING inbox_clocks.user_id, inbox_clocks.clock",
             "INSERT INTO notifications (id, user_id, kind, dedupe_key, title, body, push_title, "
-            "push_body, data, gesture, created_at, due_at, status, attempts, next_attempt_at) "
-            "VALUES ({notification}, {partner}, 'partner_bid', {dedupe}, "
+            "push_body, data, gesture, created_at, due_at, status, attempts, next_attempt_at, "
+            "stamp) VALUES ({notification}, {partner}, 'partner_bid', {dedupe}, "
             f"{_quote(WORDS.title)}, {_quote(WORDS.body)}, {_quote(WORDS.push_title)}, "
             f"{_quote(WORDS.push_body)}, {{data}}, NULL, {{now}}, {{now}}, 'pending', 0, "
-            "{now}) ON CONFLICT (dedupe_key) DO NOTHING",
+            "{now}, (SELECT inbox_clocks.clock FROM inbox_clocks "
+            "WHERE inbox_clocks.user_id = {partner})) ON CONFLICT (dedupe_key) DO NOTHING",
         ]
     return sql
 

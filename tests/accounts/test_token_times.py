@@ -6,7 +6,7 @@ import pytest
 
 from app.security import ISSUED_AT_LEEWAY_SECONDS
 from tests.factories import register
-from tests.test_auth import assert_unauthorized, claims_for, forge, get_me
+from tests.accounts.test_auth import assert_unauthorized, claims_for, forge, get_me
 
 
 @pytest.mark.parametrize("ahead", [ISSUED_AT_LEEWAY_SECONDS + 1, 3600, 10**9])

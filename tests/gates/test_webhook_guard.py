@@ -14,17 +14,17 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from app.nudges.dispatcher import Providers
-from app.nudges.providers import PushMessage
-from app.nudges.providers.webhook import WebhookProvider
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.config import Environment
 from app.db import make_session_factory, transaction
 from app.main import create_app
-from app.nudges import dispatcher
-from app.nudges.models import Notification
+from app.outbox import dispatcher
+from app.outbox.channels import PushMessage
+from app.outbox.channels.webhook import WebhookProvider
+from app.outbox.dispatcher import Providers
+from app.outbox.models import Notification
 from tests.conftest import make_settings
 from tests.factories import assert_problem, pair
 

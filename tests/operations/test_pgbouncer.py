@@ -36,12 +36,13 @@ from sqlalchemy.pool import NullPool
 from app import migrations
 from app.bids.models import Bid
 from app.db import make_engine
-from app.nudges.models import Notification, NudgeSettings
+from app.nudges.models import NudgeSettings
+from app.outbox.models import Notification
 from tests.conftest import TEST_SECRET
 from tests.databases import POSTGRES_URL, create_database, drop_database
 from tests.fake_expo import FakeExpo
 from tests.processes import TEND, free_port, start, stop, tend_env, wait_ready
-from tests.test_scale_out import (
+from tests.gates.test_scale_out import (
     COUPLES,
     IN_FLIGHT,
     LOGS_PER_COUPLE,

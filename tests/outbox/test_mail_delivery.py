@@ -266,15 +266,24 @@ def test_housekeeping_forgets_sent_mail_after_a_month_and_tokens_after_expiry(
     send(factory, settings, clock)
     clock.advance(days=14)  # the link's 7 days and a week more for a late click
     with transaction(factory) as session:
-        purged = housekeeping.purge(session, clock.now())
+        purged = housekeeping.purge(
+            session, clock.now(), keep_tombstones=timedelta(days=settings.sync_tombstone_days)
+        )
     assert (purged.mails, purged.email_tokens) == (0, 0)
     clock.advance(days=1)
     with transaction(factory) as session:
-        purged = housekeeping.purge(session, clock.now())
+        purged = housekeeping.purge(
+            session, clock.now(), keep_tombstones=timedelta(days=settings.sync_tombstone_days)
+        )
     assert (purged.mails, purged.email_tokens) == (0, 1)
     clock.advance(days=16)
     with transaction(factory) as session:
-        assert housekeeping.purge(session, clock.now()).mails == 1
+        assert (
+            housekeeping.purge(
+                session, clock.now(), keep_tombstones=timedelta(days=settings.sync_tombstone_days)
+            ).mails
+            == 1
+        )
     with transaction(factory, write=False) as session:
         assert session.scalars(select(Mail)).all() == []
         assert session.scalars(select(EmailToken)).all() == []
