@@ -5,8 +5,8 @@ refused, as a token no Tend issued at that time."""
 import pytest
 
 from app.security import ISSUED_AT_LEEWAY_SECONDS
-from tests.factories import register
 from tests.accounts.test_auth import assert_unauthorized, claims_for, forge, get_me
+from tests.factories import register
 
 
 @pytest.mark.parametrize("ahead", [ISSUED_AT_LEEWAY_SECONDS + 1, 3600, 10**9])

@@ -41,7 +41,6 @@ from app.outbox.models import Notification
 from tests.conftest import TEST_SECRET
 from tests.databases import POSTGRES_URL, create_database, drop_database
 from tests.fake_expo import FakeExpo
-from tests.processes import TEND, free_port, start, stop, tend_env, wait_ready
 from tests.gates.test_scale_out import (
     COUPLES,
     IN_FLIGHT,
@@ -55,6 +54,7 @@ from tests.gates.test_scale_out import (
     _troubles,
     _wait_for_drain,
 )
+from tests.processes import TEND, free_port, start, stop, tend_env, wait_ready
 
 pytestmark = pytest.mark.slow
 
