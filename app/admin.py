@@ -27,6 +27,7 @@ from app.clock import Clock
 from app.couples import service as couples
 from app.couples.models import Couple
 from app.db import transaction
+from app.keystore import KeyStore
 from app.lifecycle import export
 from app.progress import Progress
 
@@ -203,9 +204,11 @@ def user_ids_by_email(factory: sessionmaker[Session], emails: Sequence[str]) -> 
     return list(dict.fromkeys(user.id for user in found.values() if user is not None))
 
 
-def export_document(session: Session, user: User, clock: Clock) -> dict[str, object]:
+def export_document(
+    session: Session, user: User, clock: Clock, keys: KeyStore
+) -> dict[str, object]:
     """The document GET /v1/me/export answers, as JSON-ready values."""
-    document = export.export(session, user, now=clock.now())
+    document = export.export(session, user, now=clock.now(), keys=keys)
     return ExportDocument.model_validate(document).model_dump(mode="json")
 
 
@@ -228,6 +231,8 @@ def export_users(
     out: Path,
     clock: Clock,
     progress: Progress,
+    *,
+    keys: KeyStore,
 ) -> list[Path]:
     """One JSON file per account in ``out``; an account erased meanwhile is skipped."""
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -237,7 +242,7 @@ def export_users(
             user = session.get(User, user_id)
             if user is None:
                 continue
-            document = export_document(session, user, clock)
+            document = export_document(session, user, clock, keys)
         path = export_path(out, user_id)
         _write_private(path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         written.append(path)

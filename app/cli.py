@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import admin, demo, heartbeat, metrics, migrations, scheduler
 from app.clock import SystemClock
 from app.config import Environment, get_settings
+from app.crypto import Undecryptable
 from app.db import make_session_factory, settings_engine
 from app.errors import AppError
+from app.keystore import KeyStore
 from app.observability import configure_logging
 from app.progress import Progress
 
@@ -29,7 +31,33 @@ log = logging.getLogger("tend")
 def _migrate(_args: argparse.Namespace) -> int:
     settings = get_settings()
     migrations.upgrade(settings.database_url, pgbouncer=settings.pgbouncer)
+    KeyStore.from_settings(settings).ensure_schema()  # a key database of its own, if any
     print(f"database migrated to {migrations.head_revision()}")
+    return 0
+
+
+def _rotate_data_key(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if settings.generated_data_key:
+        print("tend rotate-data-key: set TEND_DATA_KEY (the new key) first", file=sys.stderr)
+        return 2
+    with _database("rotate-data-key") as factory:
+        if factory is None:
+            return 2
+        keys = KeyStore.from_settings(settings)
+        try:
+            rewrapped = keys.rotate(factory)
+        except Undecryptable as exc:
+            print(
+                f"tend rotate-data-key: a person's key cannot be unwrapped ({exc}); put the key "
+                "that wrapped it in TEND_DATA_KEY_PREVIOUS and run again",
+                file=sys.stderr,
+            )
+            return 1
+    print(
+        f"rewrapped {rewrapped} person keys with the current data key; "
+        "TEND_DATA_KEY_PREVIOUS can now be removed"
+    )
     return 0
 
 
@@ -224,7 +252,10 @@ def _export(args: argparse.Namespace) -> int:
             total, user_ids = len(ids), iter(ids)
         try:
             with Progress("export", total, unit="accounts") as progress:
-                written = admin.export_users(factory, user_ids, out, SystemClock(), progress)
+                keys = KeyStore.from_settings(get_settings())
+                written = admin.export_users(
+                    factory, user_ids, out, SystemClock(), progress, keys=keys
+                )
         except OSError as exc:
             print(f"tend export: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
             return 1
@@ -323,6 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
     export_command.add_argument("--all", action="store_true", help="every account")
     export_command.add_argument("--out", required=True, metavar="DIR", help="directory to write to")
     export_command.set_defaults(func=_export)
+
+    rotate = commands.add_parser(
+        "rotate-data-key",
+        help="rewrap every person's care key with TEND_DATA_KEY (the old one in "
+        "TEND_DATA_KEY_PREVIOUS); the API keeps serving meanwhile",
+        description="Rewrap each person's data key with the key in TEND_DATA_KEY, a batch "
+        "per transaction. Before: every process runs with the new TEND_DATA_KEY and the old "
+        "one in TEND_DATA_KEY_PREVIOUS. After: drop TEND_DATA_KEY_PREVIOUS.",
+    )
+    rotate.set_defaults(func=_rotate_data_key)
     return parser
 
 

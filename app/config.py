@@ -3,7 +3,9 @@
 Unsafe production settings stop the process at start instead of running insecurely.
 """
 
+import base64
 import logging
+import os
 import secrets
 import tempfile
 from email.utils import parseaddr
@@ -15,6 +17,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app import crypto
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,16 @@ class Settings(BaseSettings):
     # The database URL is PgBouncer in transaction mode (see app.db.make_engine).
     pgbouncer: bool = False
     secret_key: str = Field(default="", repr=False)
+    # Care data (SPEC §12) is sealed with a key per person, wrapped by this key-encryption
+    # key: 32 random bytes in base64. Required in production. A rotation sets the new key
+    # here and the old one in TEND_DATA_KEY_PREVIOUS (comma-separated), then runs
+    # `tend rotate-data-key`, then drops the old one.
+    data_key: str = Field(default="", repr=False)
+    data_key_previous: str = Field(default="", repr=False)
+    # Where the wrapped person keys live: empty is the main database. A separate database
+    # (with its own, short-lived backups) makes an erased person's care data unreadable in
+    # every backup of the main database too.
+    key_database_url: str = Field(default="", repr=False)
 
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
@@ -118,6 +132,28 @@ class Settings(BaseSettings):
 
     # Set by the validator when development runs without a configured key.
     generated_secret_key: bool = False
+    generated_data_key: bool = False
+
+    @model_validator(mode="after")
+    def _data_key_is_set(self) -> "Settings":
+        if not self.data_key:
+            if self.env == Environment.production:
+                raise ValueError(
+                    "TEND_DATA_KEY is required when TEND_ENV=production (generate one with: "
+                    'python -c "import base64, os; '
+                    'print(base64.urlsafe_b64encode(os.urandom(32)).decode())")'
+                )
+            # Development only: care data written now is unreadable after a restart.
+            self.data_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+            self.generated_data_key = True
+        crypto.parse_key(self.data_key)  # raises with how to make a good one
+        for previous in self.previous_data_keys:
+            crypto.parse_key(previous)
+        return self
+
+    @property
+    def previous_data_keys(self) -> list[str]:
+        return [k.strip() for k in self.data_key_previous.split(",") if k.strip()]
 
     @model_validator(mode="after")
     def _secret_key_is_safe(self) -> "Settings":

@@ -33,6 +33,7 @@ from app.couples.calendar import local_day, wall_to_instant
 from app.couples.models import Couple, CoupleMember
 from app.couples.schemas import CoupleUpdate
 from app.db import transaction
+from app.keystore import KeyStore
 from app.lifecycle import service as lifecycle
 from app.nudges import service as nudges
 from app.nudges.schemas import NudgeKinds, NudgeSettingsUpdate
@@ -600,7 +601,8 @@ def _erase_previous(session: Session, found: list[User], settings: Settings, now
         )
     )
     for user in found:
-        lifecycle.erase(session, user, DEMO_PASSWORD, now=now, settings=settings)
+        keys = KeyStore.from_settings(settings)
+        lifecycle.erase(session, user, DEMO_PASSWORD, now=now, settings=settings, keys=keys)
     for couple_id in couple_ids:
         members = session.scalar(
             select(func.count())

@@ -15,6 +15,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.db import writing
 from app.errors import Conflict, Invalid
+from app.keystore import KeyStore
 
 log = logging.getLogger(__name__)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -49,6 +50,11 @@ async def get_settings(request: Request) -> Settings:
 async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
+
+
+async def get_keys(request: Request) -> KeyStore:
+    keys: KeyStore = request.app.state.keys
+    return keys
 
 
 async def get_client(request: Request) -> str:
@@ -86,5 +92,6 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+KeysDep = Annotated[KeyStore, Depends(get_keys)]
 ClientDep = Annotated[str, Depends(get_client)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -16,6 +16,8 @@ from app.accounts.router import auth_router, me_router
 from app.admission import AdmissionMiddleware, Limits
 from app.bank.router import router as bank_router
 from app.bids.router import router as bids_router
+from app.care.router import couple_router as care_couple_router
+from app.care.router import me_router as care_router
 from app.clock import Clock, SystemClock
 from app.coaching.dashboard import router as dashboard_router
 from app.coaching.router import coach_router
@@ -33,6 +35,7 @@ from app.errors import (
 from app.fields import BodyExample, StrictInput
 from app.hardening import LARGER_BODIES
 from app.health import router as health_router
+from app.keystore import KeyStore
 from app.lifecycle import router as lifecycle
 from app.metrics import router as metrics_router
 from app.nudges.router import router as nudges_router
@@ -62,12 +65,21 @@ def create_app(
     session_factory = make_session_factory(engine)
     # Read the migration scripts now, not in the first /readyz, which must answer fast.
     migrations.head_revision()
-    runtime = scheduler.Runtime(settings=settings, clock=clock, session_factory=session_factory)
+    keys = KeyStore.from_settings(settings)
+    keys.ensure_schema()
+    runtime = scheduler.Runtime(
+        settings=settings, clock=clock, session_factory=session_factory, key_store=keys
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.generated_secret_key:
             log.warning("TEND_SECRET_KEY is not set: using a random key for this process only")
+        if settings.generated_data_key:
+            log.warning(
+                "TEND_DATA_KEY is not set: care data is sealed with a random key for this "
+                "process only and cannot be opened after a restart"
+            )
         # The pool every plain `def` dependency and endpoint runs on; admission keeps the
         # requests inside below it (app.admission).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_size
@@ -101,6 +113,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.clock = clock
+    app.state.keys = keys
     app.state.runtime = runtime
 
     install_error_handlers(app)
@@ -134,6 +147,8 @@ def create_app(
         bank_router,
         stats_router,
         nudges_router,
+        care_router,
+        care_couple_router,
         sync_router,
         coach_router,
         consent_router,

@@ -4,9 +4,11 @@ from app.access.models import CoachConsent
 from app.accounts.models import EmailToken, RefreshToken, User
 from app.bank.models import CoupleDay
 from app.bids.models import Bid, BidTombstone
+from app.care.models import CareProfile
 from app.coaching.models import CoachAccess, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
+from app.keystore import PersonKey
 from app.nudges.models import NudgeSettings
 from app.outbox.models import (
     Device,
@@ -22,6 +24,7 @@ __all__ = [
     "Base",
     "Bid",
     "BidTombstone",
+    "CareProfile",
     "CoachAccess",
     "CoachConsent",
     "CoachProfile",
@@ -36,6 +39,7 @@ __all__ = [
     "Notification",
     "NotificationTombstone",
     "NudgeSettings",
+    "PersonKey",
     "PushTicket",
     "RateLimit",
     "RefreshToken",

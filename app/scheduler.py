@@ -18,6 +18,7 @@ from app import heartbeat, housekeeping
 from app.clock import Clock
 from app.config import Settings
 from app.db import transaction
+from app.keystore import KeyStore
 from app.outbox import dispatcher
 from app.outbox.dispatcher import Providers
 from app.planning import service as planning
@@ -30,7 +31,14 @@ class Runtime:
     settings: Settings
     clock: Clock
     session_factory: sessionmaker[Session]
+    key_store: KeyStore | None = None  # the app's own; else one from the settings
     _providers: Providers | None = None
+
+    @property
+    def keys(self) -> KeyStore:
+        if self.key_store is None:
+            self.key_store = KeyStore.from_settings(self.settings)
+        return self.key_store
 
     @property
     def providers(self) -> Providers:
@@ -47,7 +55,11 @@ def run_nudges(runtime: Runtime) -> None:
     while True:
         with transaction(factory) as session:
             plan = planning.plan_due(
-                session, clock.now(), grace=grace, batch_size=settings.plan_batch_size
+                session,
+                clock.now(),
+                grace=grace,
+                batch_size=settings.plan_batch_size,
+                keys=runtime.keys,
             )
         planned += plan.planned
         if plan.users == 0:

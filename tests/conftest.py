@@ -26,6 +26,8 @@ from app.models import Base
 from tests.databases import POSTGRES_URL, create_database, drop_database
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+# The care data key (32 bytes, base64) the tests' apps and processes seal care data with.
+TEST_DATA_KEY = "dGVuZC10ZXN0LWRhdGEta2V5LTMyLWJ5dGVzLWxvbmc="
 START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
@@ -116,6 +118,7 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "env": Environment.test,
         "database_url": url,
         "secret_key": TEST_SECRET,
+        "data_key": TEST_DATA_KEY,
         "scheduler": "off",
     }
     values.update(overrides)
@@ -139,6 +142,7 @@ def tend_settings(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[pyt
         monkeypatch.delenv(key)
     monkeypatch.setenv("TEND_DATABASE_URL", db.url)
     monkeypatch.setenv("TEND_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("TEND_DATA_KEY", TEST_DATA_KEY)
     monkeypatch.setenv("TEND_ENV", "test")
     monkeypatch.setenv("TEND_SCHEDULER", "off")
     get_settings.cache_clear()

@@ -25,10 +25,15 @@ def free_port() -> int:
         return port
 
 
+# tests.conftest.TEST_DATA_KEY (not imported: conftest imports the app, which this must not).
+DATA_KEY = "dGVuZC10ZXN0LWRhdGEta2V5LTMyLWJ5dGVzLWxvbmc="
+
+
 def tend_env(database_url: str, secret_key: str, **settings: str) -> dict[str, str]:
     """This environment without any TEND_ setting of its own, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEND_")}
-    env.update(TEND_DATABASE_URL=database_url, TEND_SECRET_KEY=secret_key, **settings)
+    env.update(TEND_DATABASE_URL=database_url, TEND_SECRET_KEY=secret_key)
+    env.update(TEND_DATA_KEY=DATA_KEY, **settings)
     return env
 
 

@@ -9,6 +9,7 @@ to a coach while both partners consent; and to nobody else.
 import uuid
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, select
+from sqlalchemy.orm import aliased
 
 from app.access.models import CoachConsent
 from app.couples.models import Couple, CoupleMember
@@ -17,6 +18,22 @@ from app.couples.models import Couple, CoupleMember
 def couple_ids_of_partner(user_id: uuid.UUID) -> Select[uuid.UUID]:
     """Every couple this user is or was a partner in."""
     return select(CoupleMember.couple_id).where(CoupleMember.user_id == user_id)
+
+
+def current_partner_ids(user_id: uuid.UUID) -> Select[uuid.UUID]:
+    """The other partner of this user's couple while it lasts (nobody once it ends): who
+    may learn what the user shares now, such as a gentle day (app.care)."""
+    me = aliased(CoupleMember)
+    return (
+        select(CoupleMember.user_id)
+        .join(me, me.couple_id == CoupleMember.couple_id)
+        .where(
+            me.user_id == user_id,
+            me.left_at.is_(None),
+            CoupleMember.left_at.is_(None),
+            CoupleMember.user_id != user_id,
+        )
+    )
 
 
 def readable_couples(user_id: uuid.UUID) -> Select[Couple]:

@@ -264,6 +264,9 @@ class ExportDocument(Answer):
     email_links: list[Record]
     mails: list[Record]
     nudge_settings: Record | None
+    care: Record | None = Field(
+        description="Your care settings, opened (never in your partner's export); null if off."
+    )
     devices: list[Record]
     notifications: list[Record]
     push_tickets: list[Record]

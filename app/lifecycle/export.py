@@ -20,9 +20,11 @@ from app.accounts.models import EmailToken, RefreshToken, User
 from app.bank.models import CoupleDay
 from app.bids import service as bids_service
 from app.bids.models import Bid
+from app.care import service as care
 from app.coaching.models import CoachAccess, CoachProfile
 from app.couples.models import Couple, CoupleInvite, CoupleMember
 from app.db import Base
+from app.keystore import KeyStore
 from app.nudges.models import NudgeSettings
 from app.outbox.models import Device, Mail, Notification, PushTicket
 
@@ -125,7 +127,7 @@ def _couple(session: Session, couple: Couple, user_id: uuid.UUID) -> dict[str, A
     }
 
 
-def export(session: Session, user: User, *, now: datetime) -> dict[str, Any]:
+def export(session: Session, user: User, *, now: datetime, keys: KeyStore) -> dict[str, Any]:
     couples = session.scalars(access.readable_couples(user.id).order_by(Couple.created_at)).all()
     notifications = session.scalars(
         select(Notification).where(Notification.user_id == user.id).order_by(Notification.due_at)
@@ -160,6 +162,7 @@ def export(session: Session, user: User, *, now: datetime) -> dict[str, Any]:
             )
         ),
         "nudge_settings": _optional(session.get(NudgeSettings, user.id)),
+        "care": care.export_of(session, keys, user.id),
         "devices": [
             _device(d)
             for d in session.scalars(

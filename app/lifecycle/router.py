@@ -15,7 +15,7 @@ from app.accounts.schemas import (
 from app.couples import service as couples
 from app.couples.dependencies import CurrentCouple
 from app.couples.schemas import CouplePublic, CoupleUpdate
-from app.deps import ClockDep, SessionDep, SettingsDep
+from app.deps import ClockDep, KeysDep, SessionDep, SettingsDep
 from app.errors import problem_responses
 from app.lifecycle import export, service
 
@@ -63,8 +63,9 @@ def delete_me(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
+    keys: KeysDep,
 ) -> None:
-    service.erase(session, user, body.password, now=clock.now(), settings=settings)
+    service.erase(session, user, body.password, now=clock.now(), settings=settings, keys=keys)
 
 
 @me_router.get(
@@ -74,13 +75,13 @@ def delete_me(
     responses=problem_responses(401),
 )
 def export_me(
-    user: CurrentUser, session: SessionDep, clock: ClockDep, response: Response
+    user: CurrentUser, session: SessionDep, clock: ClockDep, keys: KeysDep, response: Response
 ) -> ExportDocument:
     now = clock.now()
     response.headers["Content-Disposition"] = (
         f'attachment; filename="tend-export-{now:%Y%m%d}.json"'
     )
-    return ExportDocument.model_validate(export.export(session, user, now=now))
+    return ExportDocument.model_validate(export.export(session, user, now=now, keys=keys))
 
 
 @couple_router.patch(

@@ -10,11 +10,13 @@ from app.accounts import service as accounts
 from app.accounts.models import Role, User
 from app.accounts.schemas import MeUpdate, RegisterRequest, TokenPair
 from app.bids import service as bids
+from app.care import service as care
 from app.coaching import service as coaching
 from app.config import Settings
 from app.couples import service as couples
 from app.couples.models import Couple
 from app.couples.schemas import CoupleUpdate
+from app.keystore import KeyStore
 from app.nudges import service as nudges
 
 
@@ -70,7 +72,13 @@ def end_couple(session: Session, couple: Couple, by: User, *, now: datetime) -> 
 
 
 def erase(
-    session: Session, user: User, password: str, *, now: datetime, settings: Settings
+    session: Session,
+    user: User,
+    password: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    keys: KeyStore,
 ) -> None:
     """Erase an account (GDPR art. 17): its tokens, devices, nudges, consents and the bids it
     logged; its active couple ends. A partner keeps the bids they logged, and the couple's
@@ -84,5 +92,7 @@ def erase(
         bids.erase_logged_by(session, couple, user.id, now=now)
     # A coach's consents stay as history with the coach as null; revoke what stands.
     coaching.revoke_all_for_coach(session, user.id, "account_deleted", now)
+    # Care data: the person's key is destroyed, so any copy of what it sealed stays sealed.
+    care.erase(session, keys, user.id)
     session.delete(user)  # tokens, devices, nudges and memberships go with it (cascade)
     session.flush()

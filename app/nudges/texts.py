@@ -30,6 +30,13 @@ def reconnect(partner_name: str, gesture_text: str, discreet: bool) -> Texts:
     return Texts(title, body, push_title, push_body)
 
 
+def care(partner_name: str) -> Texts:
+    """A partner's gentle day (app.care): never why, and never on the lock screen at all."""
+    title = f"A gentle day for {partner_name}"
+    body = "A little extra care goes a long way."
+    return Texts(title, body, APP_NAME, "A gentle reminder from Tend")
+
+
 def weekly_summary(
     partner_name: str, bids: int, toward_rate: float | None, balance: float, discreet: bool
 ) -> Texts:

@@ -11,6 +11,9 @@ class Gesture:
     text: str
 
 
+# On a partner's gentle day (app.care) the daily idea is one of these: calm, close, kind.
+SOOTHING_KINDS = frozenset({"hug", "cuddle", "massage", "help", "check_in", "thanks"})
+
 GESTURES: tuple[Gesture, ...] = (
     Gesture("six-second-kiss", "kiss", "Kiss for six seconds today: long enough to mean it."),
     Gesture("goodbye-kiss", "kiss", "Make this morning's goodbye kiss a real one."),

@@ -18,14 +18,16 @@ from sqlalchemy.orm import Session, aliased
 
 from app.accounts.models import User
 from app.bank import service as bank
+from app.care import service as care
 from app.couples import calendar
 from app.couples.models import Couple, CoupleMember
 from app.db import among, table_of
+from app.keystore import KeyStore
 from app.nudges import planner, texts
 from app.nudges.models import NudgeSettings
 from app.outbox import service as outbox
 from app.outbox.models import Notification
-from app.planning.catalogue import GESTURES, Gesture
+from app.planning.catalogue import GESTURES, SOOTHING_KINDS, Gesture
 from app.stats import service as stats
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class _Due:
 class _Pairing:
     couple: Couple
     partner_name: str
+    partner_id: uuid.UUID
+    partner_timezone: str
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,19 @@ class PlanResult:
     dropped: int
 
 
-def choose_gesture(rng: random.Random, recent: set[str], kind_counts: dict[str, int]) -> Gesture:
-    """A gesture not suggested in two weeks, of a kind the couple made least lately."""
+def choose_gesture(
+    rng: random.Random,
+    recent: set[str],
+    kind_counts: dict[str, int],
+    kinds: frozenset[str] | None = None,
+) -> Gesture:
+    """A gesture not suggested in two weeks, of a kind the couple made least lately (of
+    ``kinds`` only, when given: the soothing ones on a partner's gentle day)."""
     best: list[Gesture] = []
     fewest = 0
     for gesture in GESTURES:
+        if kinds is not None and gesture.kind not in kinds:
+            continue
         if gesture.key in recent:
             continue
         made = kind_counts.get(gesture.kind, 0)
@@ -70,20 +82,23 @@ def choose_gesture(rng: random.Random, recent: set[str], kind_counts: dict[str, 
         elif made == fewest:
             best.append(gesture)
     if not best:  # every gesture was suggested lately: any may come again
-        return choose_gesture(rng, set(), kind_counts)
+        return choose_gesture(rng, set(), kind_counts, kinds)
     return rng.choice(best)
 
 
 def _pairings(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Pairing]:
     me, other = aliased(CoupleMember), aliased(CoupleMember)
     rows = session.execute(
-        select(me.user_id, Couple, User.display_name)
+        select(me.user_id, Couple, User.display_name, User.id, User.timezone)
         .join(Couple, Couple.id == me.couple_id)
         .join(other, (other.couple_id == me.couple_id) & (other.user_id != me.user_id))
         .join(User, User.id == other.user_id)
         .where(among(session, me.user_id, user_ids), me.left_at.is_(None))
     ).all()
-    return {user_id: _Pairing(couple, name) for user_id, couple, name in rows}
+    return {
+        user_id: _Pairing(couple, name, partner_id, timezone)
+        for user_id, couple, name, partner_id, timezone in rows
+    }
 
 
 def _recent_gestures(
@@ -137,6 +152,7 @@ def _plan_user(
     kind_counts: dict[str, int],
     last_bid_at: datetime | None,
     reconnected_lately: bool,
+    gentle: care.Gentle | None,
     now: datetime,
 ) -> list[dict[str, Any]]:
     prefs, user_id = due.prefs, due.prefs.user_id
@@ -149,8 +165,23 @@ def _plan_user(
         and not reconnected_lately
         and needs_reconnect(session, pairing.couple, last_bid_at, now)
     )
+    if gentle is not None:
+        # The partner shares a gentle day: once per window, said in the inbox; the lock
+        # screen says only that Tend has something (app.nudges.texts.care).
+        rows.append(
+            outbox.message(
+                user_id=user_id,
+                kind="care",
+                dedupe_key=f"care:{user_id}:{gentle.partner_id}:{gentle.since.isoformat()}",
+                words=texts.care(pairing.partner_name),
+                due_at=due.slot,
+                now=now,
+                data={},
+            )
+        )
     if wants_reconnect or prefs.daily_suggestion:
-        gesture = choose_gesture(rng, recent, kind_counts)
+        soothing = SOOTHING_KINDS if gentle is not None else None
+        gesture = choose_gesture(rng, recent, kind_counts, soothing)
         if wants_reconnect:
             kind = "reconnect"
             words = texts.reconnect(pairing.partner_name, gesture.text, prefs.discreet)
@@ -190,8 +221,16 @@ def _plan_user(
     return rows
 
 
-def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: int) -> PlanResult:
-    """Plan one batch of users whose daily slot has come; an empty result means done."""
+def plan_due(
+    session: Session,
+    now: datetime,
+    *,
+    grace: timedelta,
+    batch_size: int,
+    keys: KeyStore | None = None,
+) -> PlanResult:
+    """Plan one batch of users whose daily slot has come; an empty result means done.
+    ``keys`` open partners' care settings (without them no gentle day is planned)."""
     table = table_of(NudgeSettings)
     found = session.execute(
         select(table, User.timezone)
@@ -212,6 +251,10 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
     kind_counts = stats.kind_counts(session, couple_ids, since=now - KIND_WINDOW)
     last_bids = stats.last_bid_at(session, couple_ids)
     reconnected = _last_reconnect(session, user_ids, now)
+    gentle: dict[uuid.UUID, care.Gentle] = {}
+    if keys is not None:
+        people = {p.partner_id: p.partner_timezone for p in pairings.values()}
+        gentle = care.shared_windows(session, keys, people, now)
 
     rows: list[dict[str, Any]] = []
     for due in live:
@@ -226,6 +269,7 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
             kind_counts[pairing.couple.id],
             last_bids.get(pairing.couple.id),
             due.prefs.user_id in reconnected,
+            gentle.get(pairing.partner_id),
             now,
         )
     outbox.enqueue(session, rows)

@@ -21,7 +21,7 @@ from app import migrations
 from app.config import Environment, Settings
 from app.main import create_app
 from app.models import Base
-from tests.conftest import TEST_SECRET, make_settings
+from tests.conftest import TEST_DATA_KEY, TEST_SECRET, make_settings
 from tests.factories import (
     assert_problem,
     assert_throttled,
@@ -566,7 +566,10 @@ def test_production_needs_a_long_secret():
         Settings(env=Environment.production, secret_key="")
     with pytest.raises(ValidationError, match="32"):
         Settings(env=Environment.production, secret_key="x" * 31)
-    assert Settings(env=Environment.production, secret_key="x" * 32).env == Environment.production
+    assert (
+        Settings(env=Environment.production, secret_key="x" * 32, data_key=TEST_DATA_KEY).env
+        == Environment.production
+    )
 
 
 # --- 5. CORS ------------------------------------------------------------------------------
@@ -722,6 +725,7 @@ def test_hidden_docs_answer_like_any_unknown_path(app_with, path):
 def test_docs_can_be_turned_off_from_the_environment(monkeypatch):
     monkeypatch.delenv("TEND_DOCS_ENABLED", raising=False)
     monkeypatch.setenv("TEND_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("TEND_DATA_KEY", TEST_DATA_KEY)
     monkeypatch.setenv("TEND_ENV", "production")
     assert Settings().serves_docs is False
     monkeypatch.setenv("TEND_DOCS_ENABLED", "true")

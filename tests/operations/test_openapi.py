@@ -120,6 +120,7 @@ def test_rendering_depends_on_neither_environment_nor_hash_seed() -> None:
         "PYTHONHASHSEED": "12345",
         "TEND_ENV": "production",
         "TEND_SECRET_KEY": "a-production-secret-that-must-not-appear-0123456789",
+        "TEND_DATA_KEY": "cHJvZHVjdGlvbi1kYXRhLWtleS0zMi1ieXRlcy1sb24=",
         "TEND_DATABASE_URL": "postgresql+psycopg://someone:something@db.internal:5432/tend",
         "TEND_MAX_BODY_BYTES": "2048",
         "TEND_DOCS_ENABLED": "false",

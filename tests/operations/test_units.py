@@ -11,6 +11,7 @@ from app.clock import FrozenClock
 from app.config import Environment, Settings
 from app.couples import codes
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor, page_of
+from tests.conftest import TEST_DATA_KEY
 from app.ratelimit import Policy
 
 
@@ -87,7 +88,8 @@ def test_production_needs_a_long_secret():
         Settings(env=Environment.production, secret_key="")
     with pytest.raises(ValidationError, match="at least 32"):
         Settings(env=Environment.production, secret_key="short")
-    assert Settings(env=Environment.production, secret_key="x" * 40).secret_key == "x" * 40
+    production = Settings(env=Environment.production, secret_key="x" * 40, data_key=TEST_DATA_KEY)
+    assert production.secret_key == "x" * 40
 
 
 def test_development_generates_a_secret_and_says_so():

@@ -15,7 +15,7 @@ from app.outbox import dispatcher
 from app.outbox import service as outbox
 from app.outbox.channels.mail import transport_for
 from app.outbox.models import Mail
-from tests.conftest import make_settings
+from tests.conftest import TEST_DATA_KEY, make_settings
 from tests.factories import register
 from tests.smtp_server import smtp_server
 
@@ -294,7 +294,7 @@ def test_mail_settings_refuse_what_cannot_work_and_production_warns():
 
     from app.config import Environment, Settings
 
-    base = {"secret_key": "k" * 40, "database_url": "sqlite://"}
+    base = {"secret_key": "k" * 40, "database_url": "sqlite://", "data_key": TEST_DATA_KEY}
     for bad in (
         {"mail_url": "http://mail.example.com"},
         {"mail_url": "smtp://"},

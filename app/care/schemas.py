@@ -1,0 +1,136 @@
+from datetime import date, datetime
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.care.windows import MAX_CYCLE_DAYS, MAX_SIDE_DAYS, MIN_CYCLE_DAYS
+
+Mode = Literal["cycle", "steady", "days"]
+MAX_PERIOD_STARTS = 36
+
+
+class CycleSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period_starts: list[date] = Field(
+        default_factory=list,
+        max_length=MAX_PERIOD_STARTS,
+        description="Logged first days of periods, oldest first, none in the future.",
+    )
+    typical_length_days: int | None = Field(
+        default=None,
+        ge=MIN_CYCLE_DAYS,
+        le=MAX_CYCLE_DAYS,
+        description="Used while fewer than two starts are logged (28 if not given).",
+    )
+    days_before: int = Field(default=5, ge=0, le=MAX_SIDE_DAYS)
+    days_after: int = Field(default=2, ge=0, le=MAX_SIDE_DAYS)
+
+
+class SteadySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weekdays: list[int] = Field(
+        min_length=1, max_length=7, description="ISO weekdays, Monday 1 to Sunday 7."
+    )
+
+    @model_validator(mode="after")
+    def _weekdays(self) -> Self:
+        if any(not 1 <= d <= 7 for d in self.weekdays):
+            raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
+        if len(set(self.weekdays)) != len(self.weekdays):
+            raise ValueError("each weekday may be given once")
+        return self
+
+
+class CareSettingsIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "enabled": True,
+                    "mode": "cycle",
+                    "share_with_partner": True,
+                    "cycle": {
+                        "period_starts": ["2026-09-08", "2026-10-06", "2026-11-03"],
+                        "days_before": 5,
+                        "days_after": 2,
+                    },
+                },
+                {
+                    "enabled": True,
+                    "mode": "steady",
+                    "share_with_partner": True,
+                    "steady": {"weekdays": [1, 4]},
+                },
+                {"enabled": False},
+            ]
+        },
+    )
+
+    enabled: bool
+    mode: Mode | None = Field(default=None, description="Required when enabled.")
+    share_with_partner: bool = False
+    cycle: CycleSettings | None = None
+    steady: SteadySettings | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if not self.enabled:
+            if self.share_with_partner:
+                raise ValueError("care is off: there is nothing to share; turn it on first")
+            if self.mode or self.cycle or self.steady:
+                raise ValueError("care is off: send only enabled: false to turn it off")
+            return self
+        if self.mode is None:
+            raise ValueError("mode is required when care is on: cycle, steady or days")
+        if self.mode == "steady" and self.steady is None:
+            raise ValueError("steady mode needs steady.weekdays")
+        return self
+
+
+class ConsentTerms(BaseModel):
+    version: str
+    purpose: str
+    text: str
+
+
+class CareSettingsOut(BaseModel):
+    enabled: bool
+    mode: Mode | None
+    share_with_partner: bool
+    cycle: CycleSettings | None
+    steady: SteadySettings | None
+    marked_days: list[date] = Field(description="Days marked by hand, today and later.")
+    consented_at: datetime | None = Field(description="When care was turned on (the consent).")
+    consent_version: str | None
+    terms: ConsentTerms = Field(description="What turning care on agrees to.")
+
+
+class CareDaysIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"date": "2026-12-03"}, {"date": "2026-12-03", "until": "2026-12-05"}]
+        },
+    )
+
+    date: date
+    until: date | None = Field(default=None, description="The last day, at most 14 days on.")
+
+
+class WindowOut(BaseModel):
+    start: date
+    end: date
+
+
+class CareStatusOut(BaseModel):
+    in_window: bool
+    window: WindowOut | None = Field(description="The window running today, else the next one.")
+    next_start: date | None = Field(description="When the next window after today starts.")
+
+
+class PartnerCareOut(BaseModel):
+    partner_in_care_window: bool
+    until: date | None = Field(description="The last gentle day of the running window.")
