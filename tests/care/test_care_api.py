@@ -4,8 +4,6 @@ and bad input refused with nothing written.
 
 The clock starts on Tuesday 2026-03-10, 13:00 in Berlin, where the partners live."""
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import func, select
 
