@@ -62,6 +62,14 @@ NOT_EXPORTED: Mapping[str, str] = {
         "the ids of notifications already deleted, kept 90 days so that phones drop them "
         "at their next sync; the notifications themselves are gone"
     ),
+    "care_profiles": (
+        "exported opened, under care: the sealed columns would mean nothing to the person, "
+        "and only the person's own export opens them"
+    ),
+    "person_keys": (
+        "the person's data key, wrapped: a secret like a password hash; in an export it would "
+        "open the care data for whoever holds the file"
+    ),
     "rate_limits": (
         "counters of failed attempts keyed by a one-way hash, kept at most an hour after "
         "the last failure; they hold no content and identify nobody by themselves"

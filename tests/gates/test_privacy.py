@@ -131,6 +131,8 @@ ROWS_ABOUT: dict[str, Callable[[uuid.UUID, str], ColumnElement[bool]]] = {
     "rate_limits": _rate_limits,
     "email_tokens": _owned("email_tokens"),
     "mails": _owned("mails"),
+    "care_profiles": _owned("care_profiles"),
+    "person_keys": _owned("person_keys"),
 }
 
 
@@ -317,6 +319,10 @@ def world(client: TestClient, db: Any, clock: Any, expo: FakeExpo) -> World:
         },
     }
     assert client.put("/v1/me/nudge-settings", json=settings, headers=sam.headers).is_success
+    # Alex shares care days (steady Tuesdays and Fridays, the clock's Tuesday among them).
+    care = {"enabled": True, "mode": "steady", "share_with_partner": True}
+    care["steady"] = {"weekdays": [2, 5]}
+    assert client.put("/v1/me/care", json=care, headers=alex.headers).is_success
 
     notes = {
         "alex": ["NOTE-SECRET-alex-hug-1f3a", "NOTE-SECRET-alex-question-77b2"],
