@@ -1,9 +1,10 @@
 """Field types shared by the request schemas, each with a message that states its rule,
 and the bases of request and answer bodies."""
 
+import re
 import unicodedata
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, NotRequired, TypedDict, get_args
 
@@ -235,6 +236,27 @@ def _rfc3339_only(value: object) -> object:
 
 # An instant the client sends: RFC 3339 with an offset, kept in UTC.
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(to_utc)]
+
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _calendar_date_only(value: object) -> object:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _CALENDAR_DATE.fullmatch(value):
+        raise ValueError("must be a calendar date, YYYY-MM-DD, like 2026-03-10")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a calendar date that exists, like 2026-03-10") from None
+
+
+# A local calendar date the client sends: YYYY-MM-DD only (no time, no number of seconds).
+CalendarDate = Annotated[
+    date,
+    BeforeValidator(_calendar_date_only),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
 
 # Timestamps leave the API as RFC 3339 in UTC with an explicit offset; the answer schema
 # says so (the serializer's return type alone would document a plain string).

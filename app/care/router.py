@@ -1,8 +1,6 @@
 """Care phases over HTTP: a person's own settings and status, and the partner's one fact."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from app.accounts.dependencies import CurrentPartner
 from app.care import consent, service
@@ -88,18 +86,12 @@ def mark_days(
 @me_router.delete(
     "/days",
     operation_id="unmarkCareDays",
-    summary="Take back days marked by hand",
+    summary="Take back days marked by hand (the same body as marking them)",
     responses=problem_responses(401, 403, 409),
 )
 def unmark_days(
-    user: CurrentPartner,
-    session: SessionDep,
-    keys: KeysDep,
-    clock: ClockDep,
-    date: Annotated[service.date, Query(description="The first day to take back.")],
-    until: Annotated[service.date | None, Query(description="The last one.")] = None,
+    data: CareDaysIn, user: CurrentPartner, session: SessionDep, keys: KeysDep, clock: ClockDep
 ) -> CareSettingsOut:
-    data = CareDaysIn(date=date, until=until)
     return _out(service.mark_days(session, keys, user, data, clock.now(), add=False))
 
 

@@ -1,18 +1,17 @@
-from datetime import date, datetime
-from typing import Literal, Self
+from datetime import date
+from typing import ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from app.care.windows import MAX_CYCLE_DAYS, MAX_SIDE_DAYS, MIN_CYCLE_DAYS
+from app.fields import Answer, BodyExample, CalendarDate, StrictInput, UtcDateTime
 
 Mode = Literal["cycle", "steady", "days"]
 MAX_PERIOD_STARTS = 36
 
 
-class CycleSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    period_starts: list[date] = Field(
+class CycleSettings(StrictInput):
+    period_starts: list[CalendarDate] = Field(
         default_factory=list,
         max_length=MAX_PERIOD_STARTS,
         description="Logged first days of periods, oldest first, none in the future.",
@@ -27,9 +26,7 @@ class CycleSettings(BaseModel):
     days_after: int = Field(default=2, ge=0, le=MAX_SIDE_DAYS)
 
 
-class SteadySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SteadySettings(StrictInput):
     weekdays: list[int] = Field(
         min_length=1, max_length=7, description="ISO weekdays, Monday 1 to Sunday 7."
     )
@@ -43,31 +40,38 @@ class SteadySettings(BaseModel):
         return self
 
 
-class CareSettingsIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "enabled": True,
-                    "mode": "cycle",
-                    "share_with_partner": True,
-                    "cycle": {
-                        "period_starts": ["2026-09-08", "2026-10-06", "2026-11-03"],
-                        "days_before": 5,
-                        "days_after": 2,
-                    },
+class CareSettingsIn(StrictInput):
+    """The whole care settings (PUT). Turning care on is the person's explicit consent to
+    the terms GET /v1/me/care shows; turning it off deletes every care record."""
+
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "cycle": {
+            "summary": "A cycle, from logged period starts, shared with the partner",
+            "value": {
+                "enabled": True,
+                "mode": "cycle",
+                "share_with_partner": True,
+                "cycle": {
+                    "period_starts": ["2026-09-08", "2026-10-06", "2026-11-03"],
+                    "days_before": 5,
+                    "days_after": 2,
                 },
-                {
-                    "enabled": True,
-                    "mode": "steady",
-                    "share_with_partner": True,
-                    "steady": {"weekdays": [1, 4]},
-                },
-                {"enabled": False},
-            ]
+            },
         },
-    )
+        "steady": {
+            "summary": "Steady care days (peri- or post-menopause): Mondays and Thursdays",
+            "value": {
+                "enabled": True,
+                "mode": "steady",
+                "share_with_partner": True,
+                "steady": {"weekdays": [1, 4]},
+            },
+        },
+        "off": {
+            "summary": "Turn care off: every care record is deleted",
+            "value": {"enabled": False},
+        },
+    }
 
     enabled: bool
     mode: Mode | None = Field(default=None, description="Required when enabled.")
@@ -90,47 +94,50 @@ class CareSettingsIn(BaseModel):
         return self
 
 
-class ConsentTerms(BaseModel):
+class ConsentTerms(Answer):
     version: str
     purpose: str
     text: str
 
 
-class CareSettingsOut(BaseModel):
+class CareSettingsOut(Answer):
     enabled: bool
     mode: Mode | None
     share_with_partner: bool
     cycle: CycleSettings | None
     steady: SteadySettings | None
     marked_days: list[date] = Field(description="Days marked by hand, today and later.")
-    consented_at: datetime | None = Field(description="When care was turned on (the consent).")
+    consented_at: UtcDateTime | None = Field(description="When care was turned on (the consent).")
     consent_version: str | None
     terms: ConsentTerms = Field(description="What turning care on agrees to.")
 
 
-class CareDaysIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"date": "2026-12-03"}, {"date": "2026-12-03", "until": "2026-12-05"}]
+class CareDaysIn(StrictInput):
+    openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "one_day": {"summary": "One day", "value": {"date": "2026-12-03"}},
+        "three_days": {
+            "summary": "Three days in a row",
+            "value": {"date": "2026-12-03", "until": "2026-12-05"},
         },
+    }
+
+    date: CalendarDate
+    until: CalendarDate | None = Field(
+        default=None, description="The last day; a range marks at most 14 days."
     )
 
-    date: date
-    until: date | None = Field(default=None, description="The last day, at most 14 days on.")
 
-
-class WindowOut(BaseModel):
+class WindowOut(Answer):
     start: date
     end: date
 
 
-class CareStatusOut(BaseModel):
+class CareStatusOut(Answer):
     in_window: bool
     window: WindowOut | None = Field(description="The window running today, else the next one.")
     next_start: date | None = Field(description="When the next window after today starts.")
 
 
-class PartnerCareOut(BaseModel):
+class PartnerCareOut(Answer):
     partner_in_care_window: bool
     until: date | None = Field(description="The last gentle day of the running window.")

@@ -110,7 +110,7 @@ def test_steady_weekdays_and_days_marked_by_hand(client):
     status = ok(client.get(STATUS, headers=alex.headers))
     assert status["window"] == {"start": "2026-03-10", "end": "2026-03-12"}
     # Taken back: Thursday only.
-    left = ok(client.request("DELETE", DAYS, params={"date": "2026-03-12"}, headers=alex.headers))
+    left = ok(client.request("DELETE", DAYS, json={"date": "2026-03-12"}, headers=alex.headers))
     assert left["marked_days"] == ["2026-03-11"]
     assert ok(client.get(STATUS, headers=alex.headers))["window"]["end"] == "2026-03-11"
     # In "days" mode only the marked days count.

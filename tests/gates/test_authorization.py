@@ -125,6 +125,13 @@ MATRIX: dict[Route, tuple[Expected, ...]] = {
     ("GET",    "/v1/me/export"):                        (401, 200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/v1/me/nudge-settings"):                (401, 200, 200, 200, 200, 200, 200, 200),
     ("PUT",    "/v1/me/nudge-settings"):                (401, 200, 200, 200, 200, 200, 200, 200),
+    # care phases: partners only, never a coach; days only while care is on (the owner's)
+    ("GET",    "/v1/me/care"):                          (401, 200, 200, 200, 200, 403, 403, 200),
+    ("PUT",    "/v1/me/care"):                          (401, 200, 200, 200, 200, 403, 403, 200),
+    ("GET",    "/v1/me/care/status"):                   (401, 200, 200, 200, 200, 403, 403, 200),
+    ("POST",   "/v1/me/care/days"):                     (401, 200, 409, 409, 409, 403, 403, 409),
+    ("DELETE", "/v1/me/care/days"):                     (401, 200, 409, 409, 409, 403, 403, 409),
+    ("GET",    "/v1/couple/care"):                      (401, 200, 200, 200, 404, 403, 403, 404),
     ("GET",    "/v1/me/devices"):                       (401, 200, 200, 200, 200, 200, 200, 200),
     ("POST",   "/v1/me/devices"):                       (401, 201, 201, 201, 201, 201, 201, 201),
     ("DELETE", "/v1/me/devices/{device_id}"):           (401, 204, 404, 404, 404, 404, 404, 404),
@@ -243,6 +250,8 @@ def _build_world(client: TestClient) -> World:
     inbox = notifications_of(client, alice)
     [notification] = [n for n in inbox if n["data"].get("bid_id") == partner_bid_id]
     device_id = add_device(client, alice, OWNER_DEVICE_TOKEN)["id"]
+    care = {"enabled": True, "mode": "days", "share_with_partner": True}
+    ok(client.put("/v1/me/care", json=care, headers=alice.headers))
 
     coach_x = new_coach(client, "Xena Coach")
     consent(client, code_of(client, coach_x), alice, bob)
@@ -356,6 +365,13 @@ BODIES: dict[Route, Body] = {
         "new_password": NEW_PASSWORD,
     },
     ("PUT", "/v1/me/nudge-settings"): lambda w: NUDGE_SETTINGS,
+    ("PUT", "/v1/me/care"): lambda w: {
+        "enabled": True,
+        "mode": "steady",
+        "steady": {"weekdays": [2]},
+    },
+    ("POST", "/v1/me/care/days"): lambda w: {"date": "2026-03-20", "until": "2026-03-22"},
+    ("DELETE", "/v1/me/care/days"): lambda w: {"date": "2026-03-20"},
     ("POST", "/v1/me/devices"): lambda w: {
         "provider": "expo",
         "token": NEW_DEVICE_TOKEN,

@@ -192,7 +192,23 @@ LOCAL_TIMES: dict[str, Any] = {
     "hhmm_fullwidth": "\uff11\uff19:\uff10\uff10",
 }
 
+# Calendar dates: YYYY-MM-DD that exists, nothing else (no time, no timestamp).
+DATES: dict[str, Any] = {
+    "date_feb_30": "2026-02-30",
+    "date_month_13": "2026-13-01",
+    "date_year_0": "0000-01-01",
+    "date_year_10000": "10000-01-01",
+    "date_with_time": "2026-03-08T00:00:00Z",
+    "date_slashes": "2026/03/08",
+    "date_short": "2026-3-8",
+    "date_arabic_digits": "\u0662\u0660\u0662\u0666-03-08",
+    "date_words": "yesterday",
+    "date_timestamp": 1772928000,
+    "date_trailing_newline": "2026-03-08\n",
+}
+
 SORT_EXTRAS: dict[str, dict[str, Any]] = {
+    "date": DATES,
     "timezone": TIMEZONES,
     "uuid": UUIDS,
     "datetime": DATETIMES,
@@ -627,6 +643,24 @@ def reset_password_judge(name: str, value: Any) -> Verdict:
     return REJECT
 
 
+CARE = {
+    "enabled": True,
+    "mode": "cycle",
+    "share_with_partner": True,
+    "cycle": {
+        "period_starts": ["2026-01-13", "2026-02-10"],
+        "typical_length_days": 29,
+        "days_before": 5,
+        "days_after": 2,
+    },
+}
+
+
+def prepare_care(world: World) -> None:
+    """Care on for a, so that days can be marked."""
+    ok(world.client.put("/v1/me/care", json=CARE, headers=world.a.headers))
+
+
 def prepare_second_coach(world: World) -> None:
     coach = new_coach(world.client, "Coach Two")
     world.extra["coach_code"] = code_of(world.client, coach)
@@ -826,6 +860,48 @@ ENDPOINTS: list[Endpoint] = [
             ),
         ),
         readback=readback_nudges,
+    ),
+    Endpoint(
+        "put_care",
+        "PUT",
+        "/v1/me/care",
+        "a",
+        body=lambda w: copy.deepcopy(CARE),
+        fields=(
+            # Off with a mode and a cycle is refused ("send only enabled: false").
+            Field(("enabled",), "bool", accepting({"true": True})),
+            Field(("mode",), "enum", near_misses=("Cycle", "cycle ", "steady\u200b", "moon")),
+            Field(("share_with_partner",), "bool", accepting(BOOLS_OK)),
+            Field(("cycle",), "object", accepting({"null": None, "empty_object": {}})),
+            Field(("cycle", "period_starts"), "object", accepting({"empty_array": []})),
+            Field(("cycle", "period_starts", 0), "date"),
+            Field(("cycle", "period_starts", 1), "date"),
+            Field(("cycle", "typical_length_days"), "int", accepting({"null": None})),
+            Field(("cycle", "days_before"), "int"),
+            Field(("cycle", "days_after"), "int"),
+        ),
+    ),
+    Endpoint(
+        "mark_care_days",
+        "POST",
+        "/v1/me/care/days",
+        "a",
+        body=lambda w: {"date": "2026-03-12", "until": "2026-03-14"},
+        fields=(
+            Field(("date",), "date"),
+            # No end: the one day.
+            Field(("until",), "date", accepting({"null": None})),
+        ),
+        prepare=prepare_care,
+    ),
+    Endpoint(
+        "unmark_care_days",
+        "DELETE",
+        "/v1/me/care/days",
+        "a",
+        body=lambda w: {"date": "2026-03-12"},
+        fields=(Field(("date",), "date"), Field(("until",), "date", accepting({"null": None}))),
+        prepare=prepare_care,
     ),
     Endpoint(
         "register_device",

@@ -11,8 +11,8 @@ from app.clock import FrozenClock
 from app.config import Environment, Settings
 from app.couples import codes
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor, page_of
-from tests.conftest import TEST_DATA_KEY
 from app.ratelimit import Policy
+from tests.conftest import TEST_DATA_KEY
 
 
 def test_new_codes_are_canonical_and_distinct():
