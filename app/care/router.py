@@ -10,7 +10,9 @@ from app.care.schemas import (
     CareSettingsOut,
     CareStatusOut,
     ConsentTerms,
+    CycleOut,
     PartnerCareOut,
+    SteadyOut,
     WindowOut,
 )
 from app.couples.dependencies import CurrentCouple
@@ -40,8 +42,8 @@ def _out(care: service.Care | None) -> CareSettingsOut:
         enabled=True,
         mode=care.mode,  # type: ignore[arg-type]
         share_with_partner=care.share_with_partner,
-        cycle=care.cycle,
-        steady=care.steady,
+        cycle=CycleOut(**care.cycle.model_dump()) if care.cycle else None,
+        steady=SteadyOut(**care.steady.model_dump()) if care.steady else None,
         marked_days=sorted(care.marked),
         consented_at=care.consented_at,
         consent_version=care.consent_version,

@@ -45,6 +45,10 @@ class CareSettingsIn(StrictInput):
     the terms GET /v1/me/care shows; turning it off deletes every care record."""
 
     openapi_examples: ClassVar[dict[str, BodyExample]] = {
+        "off": {
+            "summary": "Turn care off: every care record is deleted",
+            "value": {"enabled": False},
+        },
         "cycle": {
             "summary": "A cycle, from logged period starts, shared with the partner",
             "value": {
@@ -52,7 +56,7 @@ class CareSettingsIn(StrictInput):
                 "mode": "cycle",
                 "share_with_partner": True,
                 "cycle": {
-                    "period_starts": ["2026-09-08", "2026-10-06", "2026-11-03"],
+                    "period_starts": ["2025-12-16", "2026-01-13", "2026-02-10"],
                     "days_before": 5,
                     "days_after": 2,
                 },
@@ -66,10 +70,6 @@ class CareSettingsIn(StrictInput):
                 "share_with_partner": True,
                 "steady": {"weekdays": [1, 4]},
             },
-        },
-        "off": {
-            "summary": "Turn care off: every care record is deleted",
-            "value": {"enabled": False},
         },
     }
 
@@ -100,12 +100,23 @@ class ConsentTerms(Answer):
     text: str
 
 
+class CycleOut(Answer):
+    period_starts: list[date]
+    typical_length_days: int | None
+    days_before: int
+    days_after: int
+
+
+class SteadyOut(Answer):
+    weekdays: list[int]
+
+
 class CareSettingsOut(Answer):
     enabled: bool
     mode: Mode | None
     share_with_partner: bool
-    cycle: CycleSettings | None
-    steady: SteadySettings | None
+    cycle: CycleOut | None
+    steady: SteadyOut | None
     marked_days: list[date] = Field(description="Days marked by hand, today and later.")
     consented_at: UtcDateTime | None = Field(description="When care was turned on (the consent).")
     consent_version: str | None

@@ -285,6 +285,9 @@ def _answer_models(document: Document) -> list[type[BaseModel]]:
 
 
 def _strings(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The string alternatives of a property, or of its items when it is a list."""
+    if prop.get("type") == "array":
+        prop = prop["items"]
     return [alt for alt in prop.get("anyOf", [prop]) if alt.get("type") == "string"]
 
 
@@ -487,6 +490,13 @@ def test_request_examples_are_accepted(client: TestClient) -> None:
 
     api.send_examples("replaceNudgeSettings", alex)
     api.send_examples("registerDevice", alex)
+    # Care: off, then a cycle, then steady days (on at the end), then days by hand.
+    *_, steady = api.send_examples("putCare", alex)
+    assert steady["mode"] == "steady" and steady["consented_at"]
+    marked = api.send_examples("markCareDays", alex)
+    assert marked[-1]["marked_days"] == ["2026-12-03", "2026-12-04", "2026-12-05"]
+    left = api.send_examples("unmarkCareDays", alex)
+    assert left[-1]["marked_days"] == []
 
     coach_code = client.get(
         "/v1/coach/profile", headers={"Authorization": f"Bearer {coach['access_token']}"}
