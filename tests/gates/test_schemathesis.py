@@ -125,6 +125,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _SCHEMA_APP, config=CON
 # About two minutes for both engines: part of `make test`, but not a quick one.
 pytestmark = pytest.mark.slow
 
+CARE_ON = {"enabled": True, "mode": "days", "share_with_partner": True}
 MAILED_TOKEN_OPERATIONS = {"verifyEmail", "confirmPasswordReset"}
 NOTE = "private note of the first couple"
 FOREIGN_NOTE = "private note of the second couple"
@@ -224,6 +225,10 @@ class World:
         self.clear_rate_limits()
         ok(grant(self.client, partner, code), 201, 409)
 
+    def _care_on(self) -> None:
+        """The owner shares care days, so that marking and taking back days can work."""
+        ok(self.client.put("/v1/me/care", json=CARE_ON, headers=self.owner.headers), 200)
+
     def _new_owner(self) -> None:
         """A new owner with a past: a former couple, ended, whose history stays readable
         (a bid the ex logged there), and a bid of their own they deleted; then the couple
@@ -256,6 +261,7 @@ class World:
         self.notification_id = notifications[0]
         self._grant(self.owner, self.coach_code)
         self._grant(self.partner, self.coach_code)
+        self._care_on()
         couples = ok(self.client.get("/v1/coach/couples", headers=self.coach.headers), 200)
         assert self.couple_id in {c["couple_id"] for c in couples["items"]}
 
@@ -360,6 +366,9 @@ class World:
             newcomer = register(self.client, display_name="Newcomer")
             ok(self.client.post("/v1/auth/password-reset", json={"email": newcomer.email}), 202)
             return {"token": mailed_token(self.client, newcomer.email, "reset-password")}
+        if op in ("markCareDays", "unmarkCareDays"):
+            # Days from the world's today (2026-03-10) on; generated ones are mostly past.
+            return {"date": "2026-03-12", "until": "2026-03-13"}
         if op == "requestPasswordReset":
             self.clear_rate_limits()
             return {}
@@ -426,6 +435,11 @@ class World:
             self._repaired("password changed")
         elif op == "refreshTokens" and injection.body:
             self.owner.refresh_token = response.json()["refresh_token"]
+        elif op == "putCare":
+            care = ok(self.client.get("/v1/me/care", headers=self.owner.headers), 200)
+            if not care["enabled"]:
+                self._care_on()
+                self._repaired("care turned off")
         elif op == "endCouple":
             self._build_couple()
             self._repaired("couple ended")
