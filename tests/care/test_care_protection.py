@@ -26,6 +26,7 @@ from tests.conftest import make_settings
 from tests.databases import create_database, drop_database
 from tests.factories import (
     EVERY_NUDGE,
+    add_device,
     assert_problem,
     consenting_couple,
     log_bid,
@@ -34,6 +35,8 @@ from tests.factories import (
     ok,
     pair,
 )
+from tests.fake_expo import FakeExpo
+from tests.gates.test_privacy import _send_nudges
 
 CARE = "/v1/me/care"
 STARTS = ["2026-01-13", "2026-02-10"]
@@ -45,6 +48,12 @@ CYCLE = {
 }
 # What must never be readable outside the person's own view and export.
 SECRETS = [*STARTS, "period_starts", "typical_length_days", "share_with_partner", '"cycle"']
+
+
+@pytest.fixture
+def expo():
+    with FakeExpo() as fake:
+        yield fake
 
 
 def _every_value(db) -> list[tuple[str, str, str]]:
@@ -111,12 +120,13 @@ def test_a_sealed_value_opens_only_for_its_person_and_field(client, db):
     assert ok(client.get(CARE, headers=alex.headers))["enabled"] is False
 
 
-def test_exports_logs_push_mail_and_the_coach_never_hold_care(client, db, clock, caplog):
+def test_exports_logs_push_mail_and_the_coach_never_hold_care(client, db, clock, caplog, expo):
     caplog.set_level(logging.DEBUG)
     coach = new_coach(client)
     alex, sam, couple_id = consenting_couple(client, coach)
     log_bid(client, sam, kind="hug", response="toward")
     ok(client.put("/v1/me/nudge-settings", json=EVERY_NUDGE, headers=sam.headers))
+    add_device(client, sam)
     ok(client.put(CARE, json=CYCLE, headers=alex.headers))
     ok(client.get(f"{CARE}/status", headers=alex.headers))
     ok(client.get("/v1/couple/care", headers=sam.headers))
@@ -134,6 +144,9 @@ def test_exports_logs_push_mail_and_the_coach_never_hold_care(client, db, clock,
     # The partner's nudge on a gentle day, planned at Sam's 19:00 slot.
     clock.set(datetime(2026, 3, 10, 18, 1, tzinfo=clock.now().tzinfo))
     _plan(db, client, clock.now())
+    assert _send_nudges(db, clock, expo) >= 1
+    sent = expo.state.accepted
+    assert any(m.get("body") == "A gentle reminder from Tend" for m in sent), sent
     with db.engine.connect() as connection:
         pushed = connection.execute(select(Notification)).all()
         mailed = connection.execute(select(Mail)).all()
@@ -143,6 +156,7 @@ def test_exports_logs_push_mail_and_the_coach_never_hold_care(client, db, clock,
         ("partner's export", json.dumps(theirs)),
         *((f"coach view {i}", json.dumps(v)) for i, v in enumerate(coach_views)),
         ("notifications", repr(pushed)),
+        ("push payloads", json.dumps(sent)),
         ("mails", repr(mailed)),
         ("logs", caplog.text + repr([r.__dict__ for r in caplog.records])),
     ]:
