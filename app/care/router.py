@@ -40,7 +40,7 @@ def _out(care: service.Care | None) -> CareSettingsOut:
         )
     return CareSettingsOut(
         enabled=True,
-        mode=care.mode,  # type: ignore[arg-type]
+        mode=care.mode,
         share_with_partner=care.share_with_partner,
         cycle=CycleOut(**care.cycle.model_dump()) if care.cycle else None,
         steady=SteadyOut(**care.steady.model_dump()) if care.steady else None,

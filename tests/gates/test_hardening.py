@@ -563,9 +563,9 @@ def test_strict_transport_security_only_in_production(client, app_with):
 
 def test_production_needs_a_long_secret():
     with pytest.raises(ValidationError, match="TEND_SECRET_KEY"):
-        Settings(env=Environment.production, secret_key="")
+        Settings(env=Environment.production, secret_key="", data_key=TEST_DATA_KEY)
     with pytest.raises(ValidationError, match="32"):
-        Settings(env=Environment.production, secret_key="x" * 31)
+        Settings(env=Environment.production, secret_key="x" * 31, data_key=TEST_DATA_KEY)
     assert (
         Settings(env=Environment.production, secret_key="x" * 32, data_key=TEST_DATA_KEY).env
         == Environment.production

@@ -85,9 +85,9 @@ def test_frozen_clock_moves_only_when_told():
 
 def test_production_needs_a_long_secret():
     with pytest.raises(ValidationError, match="TEND_SECRET_KEY is required"):
-        Settings(env=Environment.production, secret_key="")
+        Settings(env=Environment.production, secret_key="", data_key=TEST_DATA_KEY)
     with pytest.raises(ValidationError, match="at least 32"):
-        Settings(env=Environment.production, secret_key="short")
+        Settings(env=Environment.production, secret_key="short", data_key=TEST_DATA_KEY)
     production = Settings(env=Environment.production, secret_key="x" * 40, data_key=TEST_DATA_KEY)
     assert production.secret_key == "x" * 40
 
