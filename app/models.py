@@ -16,6 +16,7 @@ from app.outbox.models import (
     NotificationTombstone,
     PushTicket,
 )
+from app.practices.models import CouplePractice
 from app.ratelimit import RateLimit
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "CoupleDay",
     "CoupleInvite",
     "CoupleMember",
+    "CouplePractice",
     "Device",
     "EmailToken",
     "InboxClock",
