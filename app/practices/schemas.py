@@ -24,7 +24,8 @@ def _distinct(days: list[int]) -> list[int]:
 PracticeName = Annotated[
     str, AfterValidator(_known_practice), Field(json_schema_extra={"enum": list(PRACTICE_NAMES)})
 ]
-Weekday = Annotated[int, Field(ge=1, le=7)]
+# Strict: JSON true is not Monday, nor "1" (the body validator checks top-level values only).
+Weekday = Annotated[int, Field(ge=1, le=7, strict=True)]
 DaysOfWeek = Annotated[
     list[Weekday],
     Field(min_length=1, max_length=7, description="ISO weekdays, Monday 1 to Sunday 7"),
