@@ -35,16 +35,24 @@ def test_practice_days_get_the_practice_nudge_once_across_dst_and_quiet_hours(
 ) -> None:
     alex, sam = couple_at(client, clock, PAIRED)
     plan_ = keep(client, alex, sam, days_of_week=[1, 3, 5, 7])  # Sunday the 29th: DST
-    # 22:30 is inside 22:00-07:00: the slot moves to 07:00, practice or not.
+    # 22:30 is inside 22:00-07:00: the slot moves to 07:00, practice or not. A silent
+    # couple would get a reconnect in the daily slot instead: not what this is about.
     for account in (alex, sam):
-        put_settings(client, account, daily_time="22:30", quiet_start="22:00", quiet_end="07:00")
+        put_settings(
+            client,
+            account,
+            kinds={"reconnect": False},
+            daily_time="22:30",
+            quiet_start="22:00",
+            quiet_end="07:00",
+        )
     totals = walk_clock(db, clock, PAIRED + timedelta(days=9), timedelta(minutes=30))
     assert totals.dropped == 0
     assert totals.planned == len(notifications(db))  # nothing planned twice
 
     for account in (alex, sam):
         by_date = daily_rows(db, account)
-        assert sorted(by_date) == days_from(FIRST + timedelta(days=1), 8)
+        assert sorted(by_date) == days_from(FIRST + timedelta(days=1), 9)  # 07:00, 24th to 1st
         for day, row in by_date.items():
             expected = "practice" if day.isoweekday() in (1, 3, 5, 7) else "daily_suggestion"
             assert row.kind == expected, day
