@@ -50,6 +50,7 @@ PAGE = """<!doctype html>
   .help dd { margin:0; }
   tr.partial td { color:var(--soft); }
   .practice h4 { margin:16px 0 6px; }
+  .practice svg { max-width:480px; }
   table { width:100%; border-collapse:collapse; font-size:.9rem; margin-top:16px; }
   th, td { text-align:right; padding:6px 4px; border-bottom:1px solid var(--line); }
   th:first-child, td:first-child { text-align:left; }

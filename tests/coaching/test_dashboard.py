@@ -164,7 +164,7 @@ def test_coach_signs_in_sees_charts_and_loses_a_revoked_couple(server, tmp_path,
         revoked = httpx.delete(f"{server}/v1/couple/coaches/{coach_id}", headers=alex)
         assert revoked.status_code == 204
         driver.refresh()
-        wait.until(lambda d: "Alex & Sam" not in d.find_element(By.ID, "couples").text)
-        assert len(driver.find_elements(By.CSS_SELECTOR, ".couple")) == 1
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".couple")) == 1)
+        assert "Alex & Sam" not in driver.find_element(By.ID, "couples").text
     finally:
         driver.quit()
