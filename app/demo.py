@@ -37,6 +37,8 @@ from app.keystore import KeyStore
 from app.lifecycle import service as lifecycle
 from app.nudges import service as nudges
 from app.nudges.schemas import NudgeKinds, NudgeSettingsUpdate
+from app.practices import service as practices
+from app.practices.schemas import PlanCreate
 from app.progress import Progress
 from app.stats import service as stats
 
@@ -256,6 +258,7 @@ class World:
     users: dict[str, User] = field(default_factory=dict)
     invites: dict[str, str] = field(default_factory=dict)
     coach_code: str = ""
+    practices: dict[str, uuid.UUID] = field(default_factory=dict)
 
 
 Action = Callable[[Session, World, datetime], None]
@@ -362,6 +365,29 @@ def _coach_reads(session: Session, world: World, now: datetime) -> None:
     coach = world.users[COACH.key]
     for summary in coaching.consenting_couples(session, coach, now, limit=50, after=None):
         coaching.progress(session, coach, summary.couple_id, 12, now)
+        coaching.practice_adherence(session, coach, summary.couple_id, 12, now)
+
+
+def _propose_practice(story: "Story", practice: str) -> Action:
+    """The coach suggests a practice to a couple that lets them in (both must accept)."""
+
+    def run(session: Session, world: World, now: datetime) -> None:
+        couple = _active_couple(session, world.users[story.first.key])
+        body = PlanCreate(practice=practice)
+        plan = coaching.propose_practice(session, world.users[COACH.key], couple.id, body, now)
+        world.practices[story.key] = plan.id
+
+    return run
+
+
+def _accept_practice(story: "Story", person: Person) -> Action:
+    def run(session: Session, world: World, now: datetime) -> None:
+        user = world.users[person.key]
+        practices.accept(
+            session, _active_couple(session, user), user, world.practices[story.key], now
+        )
+
+    return run
 
 
 def _log_bid(logger: Person, data: BidCreate) -> Action:
@@ -431,6 +457,12 @@ class Timeline:
         self.add(_wall(earliest - timedelta(days=3), _at(10), COACH.timezone), _register(COACH))
         for story in STORIES:
             self._story(story, first_day[story.key])
+        # The coach proposed a twenty-second hug to the first couple; both accepted it.
+        story = STORIES[0]
+        proposed = self.now - timedelta(days=6, hours=3)
+        self.add(proposed, _propose_practice(story, "twenty-second-hug"))
+        self.add(proposed + timedelta(hours=2), _accept_practice(story, story.first))
+        self.add(proposed + timedelta(hours=5), _accept_practice(story, story.second))
         coach_looked = self.now - timedelta(days=4, hours=2)
         self.add(coach_looked, _coach_reads)
         # The nudge settings as they stand today, so the next daily nudge is still ahead.

@@ -41,6 +41,7 @@ from app.metrics import router as metrics_router
 from app.nudges.router import router as nudges_router
 from app.observability import RequestContextMiddleware, configure_logging
 from app.pagination import MAX_LIMIT
+from app.practices.router import router as practices_router
 from app.stats.router import router as stats_router
 from app.sync.router import router as sync_router
 
@@ -146,6 +147,7 @@ def create_app(
         bids_router,
         bank_router,
         stats_router,
+        practices_router,
         nudges_router,
         care_router,
         care_couple_router,

@@ -18,6 +18,7 @@ from app.outbox.models import (
     NotificationTombstone,
     PushTicket,
 )
+from app.practices.models import CouplePractice
 from app.ratelimit import RateLimit
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "CoupleDay",
     "CoupleInvite",
     "CoupleMember",
+    "CouplePractice",
     "Device",
     "EmailToken",
     "InboxClock",

@@ -246,11 +246,13 @@ class CoupleExport(Answer):
     bids: list[Record]
     days: list[Record]
     coach_consents: list[Record]
+    practices: list[Record]
     coach_access_log: list[Record]
 
 
 class CoachingExport(Answer):
     consents_received: list[Record]
+    practices_proposed: list[Record]
     reads: list[Record]
 
 

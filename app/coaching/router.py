@@ -29,6 +29,10 @@ from app.pagination import (
     encode_instant_cursor,
     page_of,
 )
+from app.practices.catalogue import BY_PRACTICE
+from app.practices.models import CouplePractice
+from app.practices.progress import WeekDone
+from app.practices.schemas import Adherence, PlanCreate, WeekPublic
 
 coach_router = APIRouter(prefix="/v1/coach", tags=["coach"])
 couple_router = APIRouter(prefix="/v1/couple", tags=["coach consent"])
@@ -133,6 +137,64 @@ def get_progress(
                 ],
             )
             for w in result
+        ],
+    )
+
+
+@coach_router.post(
+    "/couples/{couple_id}/practices",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="proposeCouplePractice",
+    summary="Propose a practice to a consenting couple (both partners must accept it)",
+    responses=problem_responses(401, 403, 404, 409),
+)
+def propose_practice(
+    couple_id: uuid.UUID,
+    body: PlanCreate,
+    coach: CurrentCoach,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Adherence:
+    plan = service.propose_practice(session, coach, couple_id, body, clock.now())
+    return _adherence(plan, [], coach.id)
+
+
+@coach_router.get(
+    "/couples/{couple_id}/practices",
+    operation_id="getCouplePracticeAdherence",
+    summary="A consenting couple's practices: done / target per week, never which bids",
+    responses=problem_responses(401, 403, 404),
+)
+@writes_on_read
+def get_practices(
+    couple_id: uuid.UUID,
+    coach: CurrentCoach,
+    session: SessionDep,
+    clock: ClockDep,
+    weeks: Annotated[int, Query(ge=1, le=52)] = 12,
+) -> list[Adherence]:
+    rows = service.practice_adherence(session, coach, couple_id, weeks, clock.now())
+    return [_adherence(plan, found, coach.id) for plan, found in rows]
+
+
+def _adherence(plan: CouplePractice, weeks: list[WeekDone], coach_id: uuid.UUID) -> Adherence:
+    if plan.coach_id is not None:
+        proposed_by = "you" if plan.coach_id == coach_id else "another_coach"
+    elif plan.proposed_by_id is not None:
+        proposed_by = "partner"
+    else:
+        proposed_by = None
+    return Adherence(
+        id=plan.id,
+        practice=plan.practice,
+        title=BY_PRACTICE[plan.practice].title,
+        status=plan.status,
+        proposed_by=proposed_by,
+        starts_on=plan.starts_on,
+        ends_on=plan.ends_on,
+        weeks=[
+            WeekPublic(week_start=w.week_start, done=w.done, target=w.target, partial=w.partial)
+            for w in weeks
         ],
     )
 

@@ -22,6 +22,10 @@ from app.couples import calendar, codes
 from app.couples.models import Couple, CoupleMember
 from app.db import commit_then_raise
 from app.errors import Conflict, NotFound
+from app.practices import progress as practice_math
+from app.practices import service as practices
+from app.practices.models import CouplePractice
+from app.practices.schemas import PlanCreate
 from app.stats import service as stats
 
 COACH_CODE_LENGTH = 10
@@ -291,3 +295,21 @@ def progress(
     result = stats.weeks(session, couple, [p.id for p in partners], weeks, now)
     _log(session, coach, [couple.id], "progress", now)
     return couple, partners, result
+
+
+def propose_practice(
+    session: Session, coach: User, couple_id: uuid.UUID, body: PlanCreate, now: datetime
+) -> CouplePractice:
+    """A practice for a consenting couple; it starts once both partners have accepted it."""
+    couple = visible_couple(session, coach, couple_id)
+    return practices.propose(session, couple, body, now, coach=coach)
+
+
+def practice_adherence(
+    session: Session, coach: User, couple_id: uuid.UUID, weeks: int, now: datetime
+) -> list[tuple[CouplePractice, list[practice_math.WeekDone]]]:
+    """Each of the couple's plans with done / target per week: never a day, never a bid."""
+    couple = visible_couple(session, coach, couple_id)
+    result = practices.weekly_adherence(session, couple, weeks, now)
+    _log(session, coach, [couple.id], "practices", now)
+    return result

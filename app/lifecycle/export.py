@@ -27,6 +27,7 @@ from app.db import Base
 from app.keystore import KeyStore
 from app.nudges.models import NudgeSettings
 from app.outbox.models import Device, Mail, Notification, PushTicket
+from app.practices.models import CouplePractice
 
 FORMAT = "tend-export/1"
 
@@ -120,6 +121,11 @@ def _couple(session: Session, couple: Couple, user_id: uuid.UUID) -> dict[str, A
         .where(CoachConsent.couple_id == couple.id)
         .order_by(CoachConsent.granted_at)
     ).all()
+    practices = session.scalars(
+        select(CouplePractice)
+        .where(CouplePractice.couple_id == couple.id)
+        .order_by(CouplePractice.created_at, CouplePractice.id)
+    ).all()
     coach_reads = session.scalars(
         select(CoachAccess).where(CoachAccess.couple_id == couple.id).order_by(CoachAccess.at)
     ).all()
@@ -131,6 +137,7 @@ def _couple(session: Session, couple: Couple, user_id: uuid.UUID) -> dict[str, A
         "bids": rows(bids),
         "days": rows(days),
         "coach_consents": rows(consents),
+        "practices": rows(practices),
         "coach_access_log": rows(coach_reads),
     }
 
@@ -194,6 +201,14 @@ def export(session: Session, user: User, *, now: datetime, keys: KeyStore) -> di
                     select(CoachConsent)
                     .where(CoachConsent.coach_id == user.id)
                     .order_by(CoachConsent.granted_at)
+                )
+            ),
+            # Practices this coach proposed: which couple, what and when, nothing of its bids.
+            "practices_proposed": rows(
+                session.scalars(
+                    select(CouplePractice)
+                    .where(CouplePractice.coach_id == user.id)
+                    .order_by(CouplePractice.created_at, CouplePractice.id)
                 )
             ),
             "reads": rows(

@@ -18,6 +18,7 @@ from app.couples.models import Couple
 from app.couples.schemas import CoupleUpdate
 from app.keystore import KeyStore
 from app.nudges import service as nudges
+from app.practices import service as practices
 
 
 def register(
@@ -68,6 +69,7 @@ def end_couple(session: Session, couple: Couple, by: User, *, now: datetime) -> 
     """End the couple for both; every coach's access ends with it."""
     couple = couples.lock_couple(session, couple.id)
     coaching.revoke_all_for_couple(session, couple.id, "couple_ended", now, by=by.id)
+    practices.end_all_for_couple(session, couple.id, now, by=by.id)
     couples.end_couple(session, couple, now=now)
 
 
@@ -88,6 +90,7 @@ def erase(
         couple = couples.lock_couple(session, couple_id)
         coaching.revoke_all_for_couple(session, couple.id, "account_deleted", now, by=user.id)
         if couple.ended_at is None:
+            practices.end_all_for_couple(session, couple.id, now, by=user.id)
             couples.end_couple(session, couple, now=now)
         bids.erase_logged_by(session, couple, user.id, now=now)
     # A coach's consents stay as history with the coach as null; revoke what stands.

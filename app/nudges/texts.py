@@ -23,6 +23,12 @@ def daily_suggestion(gesture_text: str, discreet: bool) -> Texts:
     return Texts(title, gesture_text, push_title, push_body)
 
 
+def practice(nudge_text: str, discreet: bool) -> Texts:
+    title = "Your practice today"
+    push_title, push_body = _push(discreet, title, nudge_text, "A small practice for today")
+    return Texts(title, nudge_text, push_title, push_body)
+
+
 def reconnect(partner_name: str, gesture_text: str, discreet: bool) -> Texts:
     title = f"A moment for you and {partner_name}"
     body = f"It has been a quiet few days. {gesture_text}"

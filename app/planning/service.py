@@ -28,6 +28,9 @@ from app.nudges.models import NudgeSettings
 from app.outbox import service as outbox
 from app.outbox.models import Notification
 from app.planning.catalogue import GESTURES, SOOTHING_KINDS, Gesture
+from app.practices import service as practices
+from app.practices.catalogue import BY_PRACTICE
+from app.practices.models import CouplePractice
 from app.stats import service as stats
 
 log = logging.getLogger(__name__)
@@ -153,6 +156,7 @@ def _plan_user(
     last_bid_at: datetime | None,
     reconnected_lately: bool,
     gentle: care.Gentle | None,
+    plans: list[CouplePractice],
     now: datetime,
 ) -> list[dict[str, Any]]:
     prefs, user_id = due.prefs, due.prefs.user_id
@@ -179,7 +183,21 @@ def _plan_user(
                 data={},
             )
         )
-    if wants_reconnect or prefs.daily_suggestion:
+    # On a day one of the couple's practices is kept, it takes the daily suggestion's place.
+    practice = practices.practice_of_the_day(plans, day) if prefs.daily_suggestion else None
+    if practice is not None and not wants_reconnect:
+        rows.append(
+            outbox.message(
+                user_id=user_id,
+                kind="practice",
+                dedupe_key=f"daily:{user_id}:{day.isoformat()}",
+                words=texts.practice(BY_PRACTICE[practice.practice].nudge, prefs.discreet),
+                due_at=due.slot,
+                now=now,
+                data={"practice": practice.practice, "practice_id": str(practice.id)},
+            )
+        )
+    elif wants_reconnect or prefs.daily_suggestion:
         soothing = SOOTHING_KINDS if gentle is not None else None
         gesture = choose_gesture(rng, recent, kind_counts, soothing)
         if wants_reconnect:
@@ -251,6 +269,7 @@ def plan_due(
     kind_counts = stats.kind_counts(session, couple_ids, since=now - KIND_WINDOW)
     last_bids = stats.last_bid_at(session, couple_ids)
     reconnected = _last_reconnect(session, user_ids, now)
+    plans = practices.active_plans(session, couple_ids)
     gentle: dict[uuid.UUID, care.Gentle] = {}
     if keys is not None:
         people = {p.partner_id: p.partner_timezone for p in pairings.values()}
@@ -270,6 +289,7 @@ def plan_due(
             last_bids.get(pairing.couple.id),
             due.prefs.user_id in reconnected,
             gentle.get(pairing.partner_id),
+            plans.get(pairing.couple.id, []),
             now,
         )
     outbox.enqueue(session, rows)

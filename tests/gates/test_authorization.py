@@ -170,10 +170,27 @@ MATRIX: dict[Route, tuple[Expected, ...]] = {
     ("GET",    "/v1/coach/couples"):                    (401, 403, 403, 403, 403, 200, 200, 403),
     ("GET",    "/v1/coach/couples/{couple_id}/progress"):
                                                         (401, 403, 403, 403, 403, 404, 200, 403),
+    ("POST",   "/v1/coach/couples/{couple_id}/practices"):
+                                                        (401, 403, 403, 403, 403, 404, 201, 403),
+    ("GET",    "/v1/coach/couples/{couple_id}/practices"):
+                                                        (401, 403, 403, 403, 403, 404, 200, 403),
+    # practices: the catalogue is public; a plan (alice's proposal) is couple A's, and only
+    # the partner who did not propose it answers it
+    ("GET",    "/v1/practices"):                        (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/v1/couple/practices"):                 (401, 200, 200, 200, 404, 403, 403, 200),
+    ("POST",   "/v1/couple/practices"):                 (401, 201, 201, 201, 404, 403, 403, 404),
+    ("POST",   "/v1/couple/practices/{practice_id}/accept"):
+                                                        (401, 409, 200, 404, 404, 403, 403, 404),
+    ("POST",   "/v1/couple/practices/{practice_id}/decline"):
+                                                        (401, 409, 200, 404, 404, 403, 403, 404),
+    ("DELETE", "/v1/couple/practices/{practice_id}"):   (401, 204, 204, 404, 404, 403, 403, 404),
+    ("GET",    "/v1/couple/practices/{practice_id}/progress"):
+                                                        (401, 200, 200, 404, 404, 403, 403, 404),
 }
 # fmt: on
 
 NEW_PASSWORD = "a brand new passphrase 42"
+PRACTICES = "/v1/couple/practices"
 NEW_DEVICE_TOKEN = "ExponentPushToken[a-new-phone]"
 OWNER_DEVICE_TOKEN = "ExponentPushToken[alice-phone]"
 OWNER_NOTE = "that long hug by the window"
@@ -210,6 +227,7 @@ class World:
     device_id: str  # alice's phone
     notification_id: str  # alice's inbox: bob logged a bid
     coach_id: str  # coach X, whom alice and bob let in
+    practice_id: str  # alice's proposal of a practice to bob, waiting for his answer
     other_coach_code: str  # coach Y's code (nobody let them in)
     open_invite_code: str  # ivy's invite, waiting for anyone to join her
     verify_token: str  # of the link mailed to ivy when she registered
@@ -228,6 +246,7 @@ class World:
             "bid_id": self.bid_id,
             "couple_id": self.couple_id,
             "coach_id": self.coach_id,
+            "practice_id": self.practice_id,
             "device_id": self.device_id,
             "notification_id": self.notification_id,
             "former_bid_id": self.former_bid_id,
@@ -257,6 +276,10 @@ def _build_world(client: TestClient) -> World:
     consent(client, code_of(client, coach_x), alice, bob)
     coach_y = new_coach(client, "Yann Coach")
     other_coach_code = code_of(client, coach_y)
+    practice_id = ok(
+        client.post(PRACTICES, json={"practice": "twenty-second-hug"}, headers=alice.headers),
+        201,
+    )["id"]
 
     carol, dave = pair(
         client, register(client, display_name="Carol"), register(client, display_name="Dave")
@@ -285,6 +308,7 @@ def _build_world(client: TestClient) -> World:
         device_id=device_id,
         notification_id=notification["id"],
         coach_id=coach_x.id,
+        practice_id=practice_id,
         other_coach_code=other_coach_code,
         open_invite_code=invite(client, ivy),
         verify_token=mailed_token(client, ivy.email),
@@ -385,6 +409,8 @@ BODIES: dict[Route, Body] = {
     # What a push may touch is for tests/sync; here, who may push at all.
     ("POST", "/v1/sync"): lambda w: {"changes": {"bids": {"created": [], "deleted": []}}},
     ("POST", "/v1/couple/coaches"): lambda w: {"coach_code": w.other_coach_code},
+    ("POST", "/v1/couple/practices"): lambda w: {"practice": "appreciation", "target": 2},
+    ("POST", "/v1/coach/couples/{couple_id}/practices"): lambda w: {"practice": "weekly-date"},
     ("POST", "/v1/auth/verify-email"): lambda w: {"token": w.verify_token},
     ("POST", "/v1/auth/password-reset"): lambda w: {"email": w.owner.email},
     ("POST", "/v1/auth/password-reset/confirm"): lambda w: {
@@ -423,6 +449,7 @@ def _private_things(world: World) -> list[tuple[str, str, frozenset[str]]]:
     a, alice, former = {OWNER, PARTNER}, {OWNER}, {OWNER, FORMER_PARTNER}
     return [
         ("couple A's id", world.couple_id, frozenset({*a, COACH_WITH_CONSENT})),
+        ("couple A's practice", world.practice_id, frozenset({*a, COACH_WITH_CONSENT})),
         ("alice's bid", world.bid_id, frozenset(a)),
         ("bob's bid", world.partner_bid_id, frozenset(a)),
         ("alice's note", OWNER_NOTE, frozenset(a)),
@@ -490,6 +517,8 @@ HISTORY_MATRIX: dict[Route, tuple[Expected, ...]] = {
     ("PUT",    "/v1/bids/{former_bid_id}/response"):    (401, 409, 404, 404, 404, 404, 404, 409),
     ("DELETE", "/v1/bids/{former_bid_id}"):             (401, 403, 404, 404, 404, 404, 404, 204),
     ("GET",    "/v1/coach/couples/{former_couple_id}/progress"):
+                                                        (401, 403, 403, 403, 403, 404, 404, 403),
+    ("GET",    "/v1/coach/couples/{former_couple_id}/practices"):
                                                         (401, 403, 403, 403, 403, 404, 404, 403),
 }
 # fmt: on
@@ -616,7 +645,7 @@ def test_every_route_with_a_body_has_a_valid_body_and_no_other_route_has_one() -
 
 
 def test_every_path_parameter_names_an_object_of_the_world() -> None:
-    names = {"bid_id", "couple_id", "coach_id", "device_id", "notification_id"}
+    names = {"bid_id", "couple_id", "coach_id", "device_id", "notification_id", "practice_id"}
     for path, item in _openapi()["paths"].items():
         for operation in item.values():
             for parameter in operation.get("parameters", []):

@@ -340,6 +340,7 @@ class World:
     bid_id: str
     device_id: str
     notification_id: str
+    practice_id: str  # a's proposal, waiting for b
     extra: dict[str, Any] = field(default_factory=dict)
 
     def account(self, actor: str) -> Account | None:
@@ -352,6 +353,7 @@ class World:
             "notification_id": self.notification_id,
             "coach_id": self.coach.id,
             "couple_id": self.couple_id,
+            "practice_id": self.practice_id,
         }
 
 
@@ -363,6 +365,10 @@ def build_world(client: TestClient, engine: Engine) -> World:
     device = add_device(client, a, "world-device-token", provider="fcm", platform="android")
     inbox = notifications_of(client, b)
     assert inbox, "the partner should have been told about the bid"
+    practice = client.post(
+        "/v1/couple/practices", json={"practice": "twenty-second-hug"}, headers=a.headers
+    )
+    assert practice.status_code == 201, practice.text
     return World(
         client=client,
         engine=engine,
@@ -374,6 +380,7 @@ def build_world(client: TestClient, engine: Engine) -> World:
         bid_id=bid["id"],
         device_id=device["id"],
         notification_id=inbox[0]["id"],
+        practice_id=practice.json()["id"],
     )
 
 
@@ -684,6 +691,23 @@ KIND_NEAR = ("HUG", "hug ", "hug\u200b", "\uff48\uff55\uff47", "hug; DROP TABLE 
 INITIATOR_NEAR = ("ME", "partner ", "both", "me\u200b", "coach")
 RESPONSE_NEAR = ("Toward", "toward ", "towards", "toward\u200b", "\u0074oward\u0301")
 
+PRACTICE_PLAN = {
+    "practice": "weekly-date",
+    "target": 2,
+    "days_of_week": [1, 3, 5],
+    "starts_on": "2026-03-10",
+    "ends_on": "2026-06-30",
+}
+PRACTICE_NEAR = ("Weekly-Date", "weekly-date ", "weekly_date", "weekly-date\u200b", "date")
+PRACTICE_FIELDS = (
+    Field(("practice",), "enum", near_misses=PRACTICE_NEAR),
+    Field(("target",), "int", accepting({"null": None})),
+    Field(("days_of_week",), "int", accepting({"null": None})),
+    Field(("days_of_week", 0), "int"),
+    Field(("starts_on",), "text", accepting({"null": None})),
+    Field(("ends_on",), "text", accepting({"null": None})),
+)
+
 ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "register",
@@ -958,6 +982,25 @@ ENDPOINTS: list[Endpoint] = [
         prepare=prepare_second_coach,
     ),
     Endpoint("revoke_coach_access", "DELETE", "/v1/couple/coaches/{coach_id}", "a"),
+    Endpoint(
+        "propose_practice",
+        "POST",
+        "/v1/couple/practices",
+        "a",
+        body=lambda w: PRACTICE_PLAN,
+        fields=PRACTICE_FIELDS,
+    ),
+    Endpoint("accept_practice", "POST", "/v1/couple/practices/{practice_id}/accept", "b"),
+    Endpoint("decline_practice", "POST", "/v1/couple/practices/{practice_id}/decline", "b"),
+    Endpoint("end_practice", "DELETE", "/v1/couple/practices/{practice_id}", "a"),
+    Endpoint(
+        "coach_propose_practice",
+        "POST",
+        "/v1/coach/couples/{couple_id}/practices",
+        "coach",
+        body=lambda w: PRACTICE_PLAN,
+        fields=PRACTICE_FIELDS,
+    ),
     Endpoint(
         "verify_email",
         "POST",
@@ -1456,6 +1499,20 @@ QUERIES = [
             "schema_version": {k: v for k, v in INT_QUERY.items() if k != "too_big"},
             "migration": {k: v for k, v in TEXT_QUERY.items() if not _is_json(v)},
         },
+    ),
+    Query(
+        "practice_progress",
+        "/v1/couple/practices/{practice_id}/progress",
+        "a",
+        {"weeks": INT_QUERY},
+        ("practice_id",),
+    ),
+    Query(
+        "coach_practices",
+        "/v1/coach/couples/{couple_id}/practices",
+        "coach",
+        {"weeks": INT_QUERY},
+        ("couple_id",),
     ),
     Query(
         "coach_access_log",

@@ -99,6 +99,15 @@ def _coach_access(uid: uuid.UUID, _email: str) -> ColumnElement[bool]:
     return or_(reads.c.couple_id.in_(_couples_of(uid)), reads.c.coach_id == uid)
 
 
+def _practices(uid: uuid.UUID, _email: str) -> ColumnElement[bool]:
+    plans = T["couple_practices"]
+    return or_(
+        plans.c.couple_id.in_(_couples_of(uid)),
+        plans.c.coach_id == uid,
+        plans.c.proposed_by_id == uid,
+    )
+
+
 def _rate_limits(uid: uuid.UUID, email: str) -> ColumnElement[bool]:
     keys = [
         ratelimit.key("login", email),
@@ -129,6 +138,7 @@ ROWS_ABOUT: dict[str, Callable[[uuid.UUID, str], ColumnElement[bool]]] = {
     "coach_consents": _consents,
     "coach_access_log": _coach_access,
     "rate_limits": _rate_limits,
+    "couple_practices": _practices,
     "email_tokens": _owned("email_tokens"),
     "mails": _owned("mails"),
     "care_profiles": _owned("care_profiles"),
@@ -373,6 +383,19 @@ def world(client: TestClient, db: Any, clock: Any, expo: FakeExpo) -> World:
     coach_code = code_of(client, coach)
     consent(client, coach_code, alex, sam, kim, lee)
     assert len(_coach_reads(client, coach)) == 2  # an access log entry per couple
+    # Practices: one the coach proposed and both accepted, one Alex proposed to Sam.
+    plan = client.post(
+        f"/v1/coach/couples/{couple_id_of(client, alex)}/practices",
+        json={"practice": "twenty-second-hug"},
+        headers=coach.headers,
+    ).json()
+    for partner in (alex, sam):
+        accepted = client.post(f"/v1/couple/practices/{plan['id']}/accept", headers=partner.headers)
+        assert accepted.status_code == 200, accepted.text
+    proposed = client.post(
+        "/v1/couple/practices", json={"practice": "weekly-date"}, headers=alex.headers
+    )
+    assert proposed.status_code == 201, proposed.text
 
     # Sessions: a second sign-in and a rotated refresh token for Alex.
     second = sign_in(client, alex)

@@ -128,6 +128,7 @@ pytestmark = pytest.mark.slow
 CARE_ON = {"enabled": True, "mode": "days", "share_with_partner": True}
 MAILED_TOKEN_OPERATIONS = {"verifyEmail", "confirmPasswordReset"}
 NOTE = "private note of the first couple"
+PLANS = "/v1/couple/practices"
 FOREIGN_NOTE = "private note of the second couple"
 
 
@@ -264,6 +265,14 @@ class World:
         self._care_on()
         couples = ok(self.client.get("/v1/coach/couples", headers=self.coach.headers), 200)
         assert self.couple_id in {c["couple_id"] for c in couples["items"]}
+        self._propose_to_owner()
+
+    def _propose_to_owner(self) -> None:
+        """A practice the partner proposes, waiting for the owner's answer."""
+        body = {"practice": "twenty-second-hug"}
+        self.plan_id = str(
+            ok(self.client.post(PLANS, json=body, headers=self.partner.headers), 201)["id"]
+        )
 
     def clear_rate_limits(self) -> None:
         """The harness (not the case under test) must be able to sign in and let the coach
@@ -290,6 +299,7 @@ class World:
             "notification_id": [self.notification_id],
             "couple_id": [self.couple_id],
             "coach_id": [self.coach.id],
+            "practice_id": [self.plan_id],
         }
 
     def point_at_real_objects(
@@ -423,6 +433,12 @@ class World:
         elif op == "revokeCoachAccess" and "coach_id" in objects:
             self._grant(self.owner, self.coach_code)
             self._repaired("coach revoked")
+        elif op in ("acceptPractice", "declinePractice", "endPractice") and objects:
+            # Ended, so that accepted plans never pile up to the cap of five.
+            url = f"{PLANS}/{self.plan_id}"
+            ok(self.client.delete(url, headers=self.owner.headers), 204, 409)
+            self._propose_to_owner()
+            self._repaired("practice answered")
         elif op == "rotateCoachCode":
             self.coach_code = response.json()["code"]
         elif op == "changePassword":

@@ -32,7 +32,7 @@ from app.fields import StrictInput
 from app.main import create_app
 from app.openapi_doc import REGENERATE_COMMAND, main, openapi_document, render_openapi
 from tests.conftest import make_settings
-from tests.factories import assert_problem, invite, mailed_token, pair, register
+from tests.factories import assert_problem, consent, invite, mailed_token, pair, register
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "docs" / "openapi.json"
@@ -507,6 +507,12 @@ def test_request_examples_are_accepted(client: TestClient) -> None:
         "verifyEmail", resolve=lambda v: {**v, "token": mailed_token(client, coach_email)}
     )
     api.send_examples("grantCoachAccess", alex, resolve=lambda v: {**v, "coach_code": coach_code})
+    # Alex proposes practices to Sam; once Sam consents too, the coach proposes some.
+    api.send_examples("proposePractice", alex)
+    consent(client, coach_code, sam)
+    api.send_examples(
+        "proposeCouplePractice", coach["access_token"], path={"couple_id": couple["id"]}
+    )
     api.send_examples("updateMe", alex)
     # The change example's password is the one Alex registered with.
     api.send_examples("changeEmail", alex)
@@ -548,7 +554,7 @@ def test_problem_examples_are_what_the_api_answers(client: TestClient) -> None:
     api = Api(client, document)
     partner, _ = pair(client)
     coach = register(client, role="coach")
-    ids = {"bid_id", "couple_id", "coach_id", "device_id", "notification_id"}
+    ids = {"bid_id", "couple_id", "coach_id", "device_id", "notification_id", "practice_id"}
     nowhere = {name: str(uuid.uuid4()) for name in ids}
     limit = api.problem_example("limit-too-large")["errors"][0]["msg"].rpartition(" ")[2]
 
