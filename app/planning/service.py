@@ -41,6 +41,7 @@ WEEKLY_ON = 6  # Sunday
 class _Due:
     prefs: Any  # a nudge_settings row (plain columns, no ORM object: thousands a batch)
     timezone: str
+    locale: str  # each partner reads their own nudges in their own language
     slot: datetime
 
 
@@ -153,10 +154,10 @@ def _plan_user(
         gesture = choose_gesture(rng, recent, kind_counts)
         if wants_reconnect:
             kind = "reconnect"
-            words = texts.reconnect(pairing.partner_name, gesture.text, prefs.discreet)
+            words = texts.reconnect(pairing.partner_name, gesture.text, prefs.discreet, due.locale)
         else:
             kind = "daily_suggestion"
-            words = texts.daily_suggestion(gesture.text, prefs.discreet)
+            words = texts.daily_suggestion(gesture.text, prefs.discreet, due.locale)
         rows.append(
             outbox.message(
                 user_id=user_id,
@@ -180,7 +181,12 @@ def _plan_user(
                 kind="weekly_summary",
                 dedupe_key=f"weekly:{user_id}:{iso_year}-W{iso_week:02d}",
                 words=texts.weekly_summary(
-                    pairing.partner_name, week.bids, week.toward_rate, balance, prefs.discreet
+                    pairing.partner_name,
+                    week.bids,
+                    week.toward_rate,
+                    balance,
+                    prefs.discreet,
+                    due.locale,
                 ),
                 due_at=due.slot,
                 now=now,
@@ -194,7 +200,7 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
     """Plan one batch of users whose daily slot has come; an empty result means done."""
     table = table_of(NudgeSettings)
     found = session.execute(
-        select(table, User.timezone)
+        select(table, User.timezone, User.locale)
         .join(User, User.id == table.c.user_id)
         .where(table.c.next_daily_at <= now)
         .order_by(table.c.next_daily_at)
@@ -203,7 +209,7 @@ def plan_due(session: Session, now: datetime, *, grace: timedelta, batch_size: i
     ).all()
     if not found:
         return PlanResult(0, 0, 0)
-    dues = [_Due(row, row.timezone, row.next_daily_at) for row in found]
+    dues = [_Due(row, row.timezone, row.locale, row.next_daily_at) for row in found]
     live = [d for d in dues if d.prefs.enabled and now - d.slot <= grace]
     user_ids = [d.prefs.user_id for d in live]
     pairings = _pairings(session, user_ids)
