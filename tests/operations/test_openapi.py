@@ -497,6 +497,10 @@ def test_request_examples_are_accepted(client: TestClient) -> None:
     )
     api.send_examples("grantCoachAccess", alex, resolve=lambda v: {**v, "coach_code": coach_code})
     api.send_examples("updateMe", alex)
+    # One example switched Alex to German; the checks below read English problem titles.
+    client.patch(
+        "/v1/me", json={"locale": "en"}, headers={"Authorization": f"Bearer {alex}"}
+    ).raise_for_status()
     # The change example's password is the one Alex registered with.
     api.send_examples("changeEmail", alex)
 
