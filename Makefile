@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check migrate worker demo bench soak clean lock
+.PHONY: run test lint typecheck check migrate worker demo bench soak clean lock i18n
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tend needs Python 3.11 or newer (set PYTHON=...)")'
@@ -64,6 +64,17 @@ lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
 	$(PIP_COMPILE) -o requirements.lock pyproject.toml
 	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
+
+# Languages (README, "Languages"): gather the messages from app/ into the template, merge
+# them into each language's catalogue (new ones arrive empty, to translate), and compile the
+# .mo files the app reads and the wheel ships. Commit the .pot, .po and .mo files.
+I18N_DIR := app/i18n/locale
+i18n: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output \
+		--project Tend --version 1 --add-comments TRANSLATORS: -o $(I18N_DIR)/tend.pot .
+	$(BIN)/pybabel -q update -D tend -i $(I18N_DIR)/tend.pot -d $(I18N_DIR) \
+		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -D tend -d $(I18N_DIR) --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -57,6 +57,7 @@ class Person:
     display_name: str
     timezone: str
     role: Role = Role.partner
+    locale: str = "en"  # the language Tend writes to them in (app.i18n)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,10 @@ COACH = Person("robin", "robin@demo.example.com", "Robin Park", "Europe/London",
 STORIES = (
     Story(
         key="berlin",
-        first=Person("lena", "lena@demo.example.com", "Lena Hoffmann", "Europe/Berlin"),
+        # Lena reads Tend in German, Jonas in English: one couple, each in their language.
+        first=Person(
+            "lena", "lena@demo.example.com", "Lena Hoffmann", "Europe/Berlin", locale="de"
+        ),
         second=Person("jonas", "jonas@demo.example.com", "Jonas Weber", "Europe/Berlin"),
         paired_days_ago=32,
         toward=(0.82, 0.9),
@@ -304,7 +308,12 @@ def _register(person: Person) -> Action:
         # demo.example.com gets no mail; its addresses count as verified, so the partners
         # can consent to the coach (SPEC §3).
         user, _ = lifecycle.register(
-            session, data, now=now, settings=world.settings, address_verified=True
+            session,
+            data,
+            now=now,
+            settings=world.settings,
+            locale=person.locale,
+            address_verified=True,
         )
         world.users[person.key] = user
         if person.role == Role.coach:

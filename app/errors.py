@@ -11,6 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import DatabaseBusy
+from app.i18n import DEFAULT_LOCALE, N_, negotiate, words
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class Problem(BaseModel):
 class AppError(Exception):
     status = 400
     slug = "bad-request"
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
         super().__init__(detail or self.title)
@@ -49,13 +50,13 @@ class AppError(Exception):
 class NotFound(AppError):
     status = 404
     slug = "not-found"
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Unauthorized(AppError):
     status = 401
     slug = "unauthorized"
-    title = "Authentication required"
+    title = N_("Authentication required")
 
     def __init__(self, detail: str | None = None):
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
@@ -64,19 +65,19 @@ class Unauthorized(AppError):
 class Forbidden(AppError):
     status = 403
     slug = "forbidden"
-    title = "Forbidden"
+    title = N_("Forbidden")
 
 
 class Conflict(AppError):
     status = 409
     slug = "conflict"
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class Gone(AppError):
     status = 410
     slug = "gone"
-    title = "Gone"
+    title = N_("Gone")
 
 
 class Invalid(AppError):
@@ -84,7 +85,7 @@ class Invalid(AppError):
 
     status = 422
     slug = "validation-error"
-    title = "Invalid input"
+    title = N_("Invalid input")
 
     def __init__(self, detail: str, *, field: str | None = None):
         super().__init__(detail)
@@ -94,12 +95,20 @@ class Invalid(AppError):
 class TooManyRequests(AppError):
     status = 429
     slug = "too-many-requests"
-    title = "Too many requests"
+    title = N_("Too many requests")
 
     def __init__(self, detail: str, *, retry_after_seconds: int):
         retry_after_seconds = max(1, retry_after_seconds)
         super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
         self.retry_after_seconds = retry_after_seconds
+
+
+def locale_of(request: Request) -> str:
+    """The caller's language: the signed-in user's locale (set by the current-user
+    dependency), else the best match of Accept-Language."""
+    return getattr(request.state, "locale", None) or negotiate(
+        request.headers.get("accept-language")
+    )
 
 
 def problem_response(
@@ -110,7 +119,12 @@ def problem_response(
     *,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> JSONResponse:
+    """``title`` is the English title, its message id: it is answered in ``locale``; the
+    ``type`` URI stays the same in every language."""
+    headers = {**(headers or {}), "Content-Language": locale}
+    title = words(locale).gettext(title)
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
     if detail is not None:
         body["detail"] = detail
@@ -120,13 +134,13 @@ def problem_response(
 
 
 _HTTP_SLUGS = {
-    400: ("bad-request", "Bad request"),
-    401: ("unauthorized", "Authentication required"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    413: ("payload-too-large", "Payload too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
+    400: ("bad-request", N_("Bad request")),
+    401: ("unauthorized", N_("Authentication required")),
+    403: ("forbidden", N_("Forbidden")),
+    404: ("not-found", N_("Not found")),
+    405: ("method-not-allowed", N_("Method not allowed")),
+    413: ("payload-too-large", N_("Payload too large")),
+    415: ("unsupported-media-type", N_("Unsupported media type")),
 }
 
 
@@ -141,34 +155,55 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         errors = None
         if isinstance(exc, Invalid) and exc.field:
             errors = [{"loc": ["body", exc.field], "msg": exc.detail, "type": "value_error"}]
         return problem_response(
-            exc.status, exc.slug, exc.title, exc.detail, errors=errors, headers=exc.headers
+            exc.status,
+            exc.slug,
+            exc.title,
+            exc.detail,
+            errors=errors,
+            headers=exc.headers,
+            locale=locale_of(request),
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        locale = locale_of(request)
         errors = _field_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):
             return problem_response(
-                400, "malformed-json", "Malformed JSON", "The request body is not valid JSON."
+                400,
+                "malformed-json",
+                N_("Malformed JSON"),
+                "The request body is not valid JSON.",
+                locale=locale,
             )
         summary = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:] or e['loc'])}: {e['msg']}" for e in errors
         )
         return problem_response(
-            422, "validation-error", "Invalid input", summary or "Invalid input.", errors=errors
+            422,
+            "validation-error",
+            N_("Invalid input"),
+            summary or "Invalid input.",
+            errors=errors,
+            locale=locale,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", N_("HTTP error")))
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
-            exc.status_code, slug, title, detail, headers=getattr(exc, "headers", None)
+            exc.status_code,
+            slug,
+            title,
+            detail,
+            headers=getattr(exc, "headers", None),
+            locale=locale_of(request),
         )
 
     @app.exception_handler(OperationalError)
@@ -184,16 +219,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             503,
             "service-unavailable",
-            "Service unavailable",
+            N_("Service unavailable"),
             "The service is briefly unavailable; try again shortly.",
             headers={"Retry-After": "1"},
+            locale=locale_of(request),
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(
-            500, "internal-error", "Internal server error", "Something went wrong on our side."
+            500,
+            "internal-error",
+            N_("Internal server error"),
+            "Something went wrong on our side.",
+            locale=locale_of(request),
         )
 
 

@@ -24,6 +24,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from app.i18n import SUPPORTED_LOCALES
+
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 256
 DISPLAY_NAME_MAX_LENGTH = 50
@@ -204,7 +206,26 @@ def _check_password(value: str) -> str:
     return value
 
 
+def _check_locale(value: str) -> str:
+    if value not in SUPPORTED_LOCALES:
+        raise ValueError("must be a language Tend speaks: " + ", ".join(SUPPORTED_LOCALES))
+    return value
+
+
 Timezone = Annotated[str, AfterValidator(_check_timezone)]
+# Exactly one of the languages Tend speaks: a client picks from a list, so a tag it made up
+# (or a region Tend does not tell apart, like de-AT) is refused rather than guessed at.
+LocaleTag = Annotated[
+    str,
+    AfterValidator(_check_locale),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": list(SUPPORTED_LOCALES),
+            "description": "A language Tend speaks (BCP 47).",
+        }
+    ),
+]
 DisplayName = Annotated[str, AfterValidator(_check_display_name)]
 NewPassword = Annotated[str, AfterValidator(_check_password)]
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from app.errors import AppError
 from app.fields import to_utc
+from app.i18n import N_
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -27,7 +28,7 @@ T = TypeVar("T")
 class InvalidCursor(AppError):
     status = 400
     slug = "invalid-cursor"
-    title = "Invalid cursor"
+    title = N_("Invalid cursor")
 
 
 class Page(BaseModel, Generic[T]):

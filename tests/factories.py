@@ -95,6 +95,7 @@ def register(
     timezone: str = "Europe/Berlin",
     password: str = PASSWORD,
     verified: bool | None = None,
+    accept_language: str | None = None,
 ) -> Account:
     """A new account. Over the app in this process (a TestClient), a coach's address is
     verified by default (partners may consent only to a verified coach), a partner's only
@@ -107,7 +108,8 @@ def register(
         "timezone": timezone,
         "role": role,
     }
-    data = ok(client.post("/v1/auth/register", json=body), 201)
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+    data = ok(client.post("/v1/auth/register", json=body, headers=headers), 201)
     account = Account(
         id=data["user"]["id"],
         email=data["user"]["email"],
@@ -223,10 +225,13 @@ def end_couple(client: httpx.Client, partner: Account) -> None:
 
 
 def pair_over_http(
-    client: httpx.Client, names: tuple[str, str] = ("A", "B")
+    client: httpx.Client,
+    names: tuple[str, str] = ("A", "B"),
+    languages: tuple[str | None, str | None] = (None, None),
 ) -> tuple[Account, Account]:
     """Two partners paired through a running Tend, whose database outlives this process's
-    counter: unique emails, and the server's default time zone."""
+    counter: unique emails, and the server's default time zone; ``languages`` are their
+    phones' Accept-Language."""
     a, b = (
         register(
             client,
@@ -234,8 +239,9 @@ def pair_over_http(
             display_name=name,
             timezone="UTC",
             password="a long test passphrase",
+            accept_language=language,
         )
-        for name in names
+        for name, language in zip(names, languages, strict=True)
     )
     return pair(client, a, b)
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app import security
@@ -14,6 +14,7 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from /v1/aut
 
 
 def get_current_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -30,6 +31,8 @@ def get_current_user(
     user = session.get(User, claims.user_id)
     if user is None or user.session_version != claims.session_version:
         raise Unauthorized("The access token is invalid or has expired.")
+    # A problem answered from here on speaks the user's language (app.errors).
+    request.state.locale = user.locale
     return user
 
 

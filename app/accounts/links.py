@@ -10,6 +10,7 @@ from the request. Asking for mail is limited per address, per account and per cl
 
 import uuid
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from app.accounts.models import EmailToken, TokenPurpose, User
 from app.config import Settings
 from app.db import commit_then_raise
 from app.errors import AppError, Conflict, Gone, Invalid
+from app.i18n import N_
 from app.outbox import service as outbox
 
 RESET_LIFETIME = timedelta(minutes=30)
@@ -63,7 +65,7 @@ WRONG_TOKENS_PER_CLIENT = ratelimit.Policy(
 class InvalidToken(AppError):
     status = 400
     slug = "invalid-token"
-    title = "Invalid token"
+    title = N_("Invalid token")
 
 
 def _count(session: Session, key: str, policy: ratelimit.Policy, now: datetime) -> None:
@@ -129,7 +131,7 @@ def send_verification(session: Session, user: User, *, now: datetime, settings: 
         kind="verify_email",
         dedupe_key=f"mail:verify:{token_id}",
         to=user.email,
-        words=mails.verify_email(user.display_name, _days(VERIFY_LIFETIME)),
+        words=mails.verify_email(user.display_name, _days(VERIFY_LIFETIME), user.locale),
         now=now,
         link=_link(settings, VERIFY_PAGE, raw),
     )
@@ -235,7 +237,7 @@ def request_email_change(
         kind="confirm_new_email",
         dedupe_key=f"mail:change:{token_id}",
         to=new_email,
-        words=mails.confirm_new_email(user.display_name, _days(VERIFY_LIFETIME)),
+        words=mails.confirm_new_email(user.display_name, _days(VERIFY_LIFETIME), user.locale),
         now=now,
         link=_link(settings, VERIFY_PAGE, raw),
     )
@@ -245,7 +247,7 @@ def request_email_change(
         kind="email_change_requested",
         dedupe_key=f"mail:change-notice:{token_id}",
         to=user.email,
-        words=mails.email_change_requested(user.display_name),
+        words=mails.email_change_requested(user.display_name, user.locale),
         now=now,
     )
 
@@ -277,7 +279,9 @@ def request_password_reset(
         kind="reset_password",
         dedupe_key=f"mail:reset:{token_id}",
         to=user.email,
-        words=mails.reset_password(user.display_name, int(RESET_LIFETIME.total_seconds() // 60)),
+        words=mails.reset_password(
+            user.display_name, int(RESET_LIFETIME.total_seconds() // 60), user.locale
+        ),
         now=now,
         link=_link(settings, RESET_PAGE, raw),
     )
@@ -300,6 +304,8 @@ def notify_password_changed(session: Session, user: User, *, now: datetime) -> N
         kind="password_changed",
         dedupe_key=f"mail:password-changed:{user.id}:{user.session_version}",
         to=user.email,
-        words=mails.password_changed(user.display_name),
+        words=mails.password_changed(
+            user.display_name, now.astimezone(ZoneInfo(user.timezone)).date(), user.locale
+        ),
         now=now,
     )

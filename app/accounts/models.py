@@ -23,6 +23,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(50))
     timezone: Mapped[str] = mapped_column(String(64))
+    # A supported BCP 47 language (app.i18n): what Tend writes to this person is in it.
+    locale: Mapped[str] = mapped_column(String(35), default="en", server_default="en")
     role: Mapped[str] = mapped_column(String(16), default=Role.partner.value)
     # Carried in every access token; bumping it (password change) ends them all at once.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -10,6 +10,7 @@ from app.fields import (
     BodyExample,
     DateTimeText,
     DisplayName,
+    LocaleTag,
     NewPassword,
     PatchInput,
     StrictInput,
@@ -200,10 +201,16 @@ class MeUpdate(PatchInput):
             "description": "Nudge times follow: they are local times in this zone.",
             "value": {"timezone": "America/Toronto"},
         },
+        "locale": {
+            "summary": "Another language",
+            "description": "Nudges and mails come in this language from now on.",
+            "value": {"locale": "de"},
+        },
     }
 
     display_name: DisplayName | None = None
     timezone: Timezone | None = None
+    locale: LocaleTag | None = None
 
 
 class UserPublic(Answer):
@@ -216,6 +223,9 @@ class UserPublic(Answer):
     )
     display_name: str
     timezone: str
+    locale: str = Field(
+        description="The language Tend writes to this person in: nudges, mails, problems."
+    )
     role: Role
     created_at: UtcDateTime
 

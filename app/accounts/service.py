@@ -21,6 +21,7 @@ from app.accounts.schemas import (
 from app.config import Settings
 from app.db import commit_then_raise
 from app.errors import Conflict, Forbidden, Unauthorized
+from app.i18n import DEFAULT_LOCALE
 
 
 def login_policy(settings: Settings) -> ratelimit.Policy:
@@ -41,7 +42,9 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(User.email == email.lower())).one_or_none()
 
 
-def create_account(session: Session, data: RegisterRequest, *, now: datetime) -> User:
+def create_account(
+    session: Session, data: RegisterRequest, *, now: datetime, locale: str = DEFAULT_LOCALE
+) -> User:
     """The new user, not yet signed in (``app.lifecycle.register`` does the rest)."""
     # Hash before touching the database: the write transaction stays short.
     password_hash = security.hash_password(data.password)
@@ -52,6 +55,7 @@ def create_account(session: Session, data: RegisterRequest, *, now: datetime) ->
         password_hash=password_hash,
         display_name=data.display_name,
         timezone=data.timezone,
+        locale=locale,
         role=data.role.value,
         created_at=now,
         updated_at=now,

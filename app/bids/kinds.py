@@ -8,6 +8,8 @@ how long the gesture must last to count as lingering (×1.5): a hug held 20 seco
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.i18n import N_
+
 
 class Channel(StrEnum):
     physical = "physical"
@@ -17,6 +19,9 @@ class Channel(StrEnum):
 
 @dataclass(frozen=True)
 class BidKind:
+    """``label`` and ``description`` are English, the message ids of their translations
+    (``app.i18n``): show them through ``words(locale).gettext``."""
+
     kind: str
     label: str
     channel: Channel
@@ -26,27 +31,54 @@ class BidKind:
 
 
 CATALOGUE: tuple[BidKind, ...] = (
-    BidKind("hug", "Hug", Channel.physical, 2.0, "A hug, best held until you both relax.", 20),
-    BidKind("kiss", "Kiss", Channel.physical, 2.0, "A kiss that lasts at least six seconds.", 6),
     BidKind(
-        "long_kiss", "30-second kiss", Channel.physical, 3.0, "A slow kiss of half a minute.", 30
+        "hug", N_("Hug"), Channel.physical, 2.0, N_("A hug, best held until you both relax."), 20
     ),
-    BidKind("cuddle", "Cuddle", Channel.physical, 2.0, "Lying or sitting close together.", 300),
-    BidKind("caress", "Caress", Channel.physical, 1.0, "A touch on the arm, the back, the face."),
-    BidKind("hand_hold", "Holding hands", Channel.physical, 1.0, "Hands held for a while.", 60),
-    BidKind("massage", "Massage", Channel.physical, 2.5, "Shoulders, feet, hands.", 300),
-    BidKind("check_in", "Check-in", Channel.verbal, 1.0, "How are you, really?"),
-    BidKind("question", "Question", Channel.verbal, 1.0, "A curious, open question."),
-    BidKind("share", "Sharing", Channel.verbal, 1.5, "Something from your day or your mind."),
-    BidKind("compliment", "Compliment", Channel.verbal, 1.0, "Something you admire."),
-    BidKind("thanks", "Thanks", Channel.verbal, 1.0, "Gratitude, said out loud."),
-    BidKind("help", "Help", Channel.nonverbal, 1.5, "Taking something off their plate."),
-    BidKind("smile", "Smile", Channel.nonverbal, 0.5, "A smile meant for them."),
-    BidKind("shared_look", "Shared look", Channel.nonverbal, 0.5, "A glance only you two get."),
-    BidKind("laugh", "Laugh together", Channel.nonverbal, 1.0, "A joke, a silly moment."),
-    BidKind("phone_down", "Phone down", Channel.nonverbal, 1.0, "Putting the phone away for them."),
-    BidKind("date", "Date", Channel.verbal, 3.0, "Time set aside for just the two of you."),
-    BidKind("other", "Other", Channel.nonverbal, 1.0, "Any other small moment of connection."),
+    BidKind(
+        "kiss", N_("Kiss"), Channel.physical, 2.0, N_("A kiss that lasts at least six seconds."), 6
+    ),
+    BidKind(
+        "long_kiss",
+        N_("30-second kiss"),
+        Channel.physical,
+        3.0,
+        N_("A slow kiss of half a minute."),
+        30,
+    ),
+    BidKind(
+        "cuddle", N_("Cuddle"), Channel.physical, 2.0, N_("Lying or sitting close together."), 300
+    ),
+    BidKind(
+        "caress", N_("Caress"), Channel.physical, 1.0, N_("A touch on the arm, the back, the face.")
+    ),
+    BidKind(
+        "hand_hold", N_("Holding hands"), Channel.physical, 1.0, N_("Hands held for a while."), 60
+    ),
+    BidKind("massage", N_("Massage"), Channel.physical, 2.5, N_("Shoulders, feet, hands."), 300),
+    BidKind("check_in", N_("Check-in"), Channel.verbal, 1.0, N_("How are you, really?")),
+    BidKind("question", N_("Question"), Channel.verbal, 1.0, N_("A curious, open question.")),
+    BidKind(
+        "share", N_("Sharing"), Channel.verbal, 1.5, N_("Something from your day or your mind.")
+    ),
+    BidKind("compliment", N_("Compliment"), Channel.verbal, 1.0, N_("Something you admire.")),
+    BidKind("thanks", N_("Thanks"), Channel.verbal, 1.0, N_("Gratitude, said out loud.")),
+    BidKind("help", N_("Help"), Channel.nonverbal, 1.5, N_("Taking something off their plate.")),
+    BidKind("smile", N_("Smile"), Channel.nonverbal, 0.5, N_("A smile meant for them.")),
+    BidKind(
+        "shared_look", N_("Shared look"), Channel.nonverbal, 0.5, N_("A glance only you two get.")
+    ),
+    BidKind("laugh", N_("Laugh together"), Channel.nonverbal, 1.0, N_("A joke, a silly moment.")),
+    BidKind(
+        "phone_down",
+        N_("Phone down"),
+        Channel.nonverbal,
+        1.0,
+        N_("Putting the phone away for them."),
+    ),
+    BidKind("date", N_("Date"), Channel.verbal, 3.0, N_("Time set aside for just the two of you.")),
+    BidKind(
+        "other", N_("Other"), Channel.nonverbal, 1.0, N_("Any other small moment of connection.")
+    ),
 )
 
 BY_KIND: dict[str, BidKind] = {k.kind: k for k in CATALOGUE}

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from app.accounts.dependencies import CurrentPartner, CurrentUser
 from app.bids import service
@@ -18,6 +18,7 @@ from app.bids.schemas import (
 from app.deps import ClockDep, SessionDep
 from app.errors import problem_responses
 from app.fields import Instant
+from app.i18n import negotiate, words
 from app.pagination import Page, PageParamsDep
 
 router = APIRouter(tags=["bids"])
@@ -35,17 +36,25 @@ ReadableBid = Annotated[Bid, Depends(valid_bid)]
     "/v1/bid-kinds",
     operation_id="listBidKinds",
     summary="The catalogue of kinds of bid, with channels, weights and lingering thresholds",
+    description="Labels and descriptions come in the best match of `Accept-Language` that "
+    "Tend speaks (English when none is); `Content-Language` says which.",
     responses=problem_responses(),
 )
-def list_bid_kinds() -> list[BidKindPublic]:
+def list_bid_kinds(
+    response: Response,
+    accept_language: Annotated[str | None, Header(examples=["fr-CA,fr;q=0.9,en;q=0.5"])] = None,
+) -> list[BidKindPublic]:
+    t = words(negotiate(accept_language))
+    response.headers["Content-Language"] = t.locale
+    response.headers["Vary"] = "Accept-Language"
     return [
         BidKindPublic(
             kind=k.kind,
-            label=k.label,
+            label=t.gettext(k.label),
             channel=k.channel,
             weight=k.weight,
             linger_seconds=k.linger_seconds,
-            description=k.description,
+            description=t.gettext(k.description),
         )
         for k in CATALOGUE
     ]

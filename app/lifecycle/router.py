@@ -1,7 +1,9 @@
 """The routes whose work spans domains (``app.lifecycle.service``); they keep the paths,
 tags and operation ids of the resources they act on."""
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
 
 from app.accounts.dependencies import CurrentPartner, CurrentUser
 from app.accounts.schemas import (
@@ -17,6 +19,7 @@ from app.couples.dependencies import CurrentCouple
 from app.couples.schemas import CouplePublic, CoupleUpdate
 from app.deps import ClockDep, KeysDep, SessionDep, SettingsDep
 from app.errors import problem_responses
+from app.i18n import negotiate
 from app.lifecycle import export, service
 
 auth_router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -32,16 +35,29 @@ couple_router = APIRouter(prefix="/v1/couple", tags=["couple"])
     responses=problem_responses(409),
 )
 def register(
-    body: RegisterRequest, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    body: RegisterRequest,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    accept_language: Annotated[
+        str | None,
+        Header(
+            description="The phone's languages: the account's `locale` is the best match "
+            "Tend speaks (en, de, fr, es), English when none is.",
+            examples=["de-DE,de;q=0.9,en;q=0.8"],
+        ),
+    ] = None,
 ) -> RegisterResponse:
-    user, tokens = service.register(session, body, now=clock.now(), settings=settings)
+    user, tokens = service.register(
+        session, body, now=clock.now(), settings=settings, locale=negotiate(accept_language)
+    )
     return RegisterResponse(user=UserPublic.model_validate(user), **tokens.model_dump())
 
 
 @me_router.patch(
     "",
     operation_id="updateMe",
-    summary="Change display name or time zone",
+    summary="Change display name, time zone or language",
     responses=problem_responses(401),
 )
 def update_me(

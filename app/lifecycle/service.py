@@ -16,6 +16,7 @@ from app.config import Settings
 from app.couples import service as couples
 from app.couples.models import Couple
 from app.couples.schemas import CoupleUpdate
+from app.i18n import DEFAULT_LOCALE
 from app.keystore import KeyStore
 from app.nudges import service as nudges
 from app.practices import service as practices
@@ -27,11 +28,13 @@ def register(
     *,
     now: datetime,
     settings: Settings,
+    locale: str = DEFAULT_LOCALE,
     address_verified: bool = False,
 ) -> tuple[User, TokenPair]:
     """A new account, signed in: a partner gets the default nudge settings, a coach a code,
-    and the address a verification mail (unless it is known to be the owner's: the demo)."""
-    user = accounts.create_account(session, data, now=now)
+    and the address a verification mail (unless it is known to be the owner's: the demo),
+    in ``locale``, the best match of the phone's languages."""
+    user = accounts.create_account(session, data, now=now, locale=locale)
     if address_verified:
         user.email_verified_at = now
     else:

@@ -215,15 +215,16 @@ def on_bid_logged(
     recipient_id: uuid.UUID,
     now: datetime,
 ) -> None:
-    """Tell the partner soon after a bid that waits for their answer (same transaction)."""
+    """Tell the partner soon after a bid that waits for their answer (same transaction), in
+    the partner's language: ``kind_label`` is the kind's English label, its message id."""
     found = session.execute(
-        select(NudgeSettings, User.timezone)
+        select(NudgeSettings, User.timezone, User.locale)
         .join(User, User.id == NudgeSettings.user_id)
         .where(NudgeSettings.user_id == recipient_id)
     ).one_or_none()
     if found is None:
         return
-    prefs, tz = found
+    prefs, tz, locale = found
     if not (prefs.enabled and prefs.partner_bid):
         return
     due = planner.release_time(now, prefs.quiet_start, prefs.quiet_end, tz)
@@ -234,7 +235,7 @@ def on_bid_logged(
                 user_id=recipient_id,
                 kind="partner_bid",
                 dedupe_key=_partner_bid_key(recipient_id, bid_id),
-                words=texts.partner_bid(author_name, kind_label, prefs.discreet),
+                words=texts.partner_bid(author_name, kind_label, prefs.discreet, locale),
                 due_at=due,
                 now=now,
                 data={"bid_id": str(bid_id)},

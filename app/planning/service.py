@@ -46,6 +46,7 @@ WEEKLY_ON = 6  # Sunday
 class _Due:
     prefs: Any  # a nudge_settings row (plain columns, no ORM object: thousands a batch)
     timezone: str
+    locale: str  # each partner reads their own nudges in their own language
     slot: datetime
 
 
@@ -177,7 +178,7 @@ def _plan_user(
                 user_id=user_id,
                 kind="care",
                 dedupe_key=f"care:{user_id}:{gentle.partner_id}:{gentle.since.isoformat()}",
-                words=texts.care(pairing.partner_name),
+                words=texts.care(pairing.partner_name, due.locale),
                 due_at=due.slot,
                 now=now,
                 data={},
@@ -191,7 +192,9 @@ def _plan_user(
                 user_id=user_id,
                 kind="practice",
                 dedupe_key=f"daily:{user_id}:{day.isoformat()}",
-                words=texts.practice(BY_PRACTICE[practice.practice].nudge, prefs.discreet),
+                words=texts.practice(
+                    BY_PRACTICE[practice.practice].nudge, prefs.discreet, due.locale
+                ),
                 due_at=due.slot,
                 now=now,
                 data={"practice": practice.practice, "practice_id": str(practice.id)},
@@ -202,10 +205,10 @@ def _plan_user(
         gesture = choose_gesture(rng, recent, kind_counts, soothing)
         if wants_reconnect:
             kind = "reconnect"
-            words = texts.reconnect(pairing.partner_name, gesture.text, prefs.discreet)
+            words = texts.reconnect(pairing.partner_name, gesture.text, prefs.discreet, due.locale)
         else:
             kind = "daily_suggestion"
-            words = texts.daily_suggestion(gesture.text, prefs.discreet)
+            words = texts.daily_suggestion(gesture.text, prefs.discreet, due.locale)
         rows.append(
             outbox.message(
                 user_id=user_id,
@@ -229,7 +232,12 @@ def _plan_user(
                 kind="weekly_summary",
                 dedupe_key=f"weekly:{user_id}:{iso_year}-W{iso_week:02d}",
                 words=texts.weekly_summary(
-                    pairing.partner_name, week.bids, week.toward_rate, balance, prefs.discreet
+                    pairing.partner_name,
+                    week.bids,
+                    week.toward_rate,
+                    balance,
+                    prefs.discreet,
+                    due.locale,
                 ),
                 due_at=due.slot,
                 now=now,
@@ -251,7 +259,7 @@ def plan_due(
     ``keys`` open partners' care settings (without them no gentle day is planned)."""
     table = table_of(NudgeSettings)
     found = session.execute(
-        select(table, User.timezone)
+        select(table, User.timezone, User.locale)
         .join(User, User.id == table.c.user_id)
         .where(table.c.next_daily_at <= now)
         .order_by(table.c.next_daily_at)
@@ -260,7 +268,7 @@ def plan_due(
     ).all()
     if not found:
         return PlanResult(0, 0, 0)
-    dues = [_Due(row, row.timezone, row.next_daily_at) for row in found]
+    dues = [_Due(row, row.timezone, row.locale, row.next_daily_at) for row in found]
     live = [d for d in dues if d.prefs.enabled and now - d.slot <= grace]
     user_ids = [d.prefs.user_id for d in live]
     pairings = _pairings(session, user_ids)

@@ -30,6 +30,7 @@ from app.config import Settings
 from app.couples import service as couples
 from app.couples.models import Couple, CoupleMember
 from app.errors import AppError, Conflict, Invalid
+from app.i18n import N_
 from app.nudges import service as nudges
 from app.outbox import service as outbox
 from app.outbox.models import InboxClock, Notification, NotificationTombstone
@@ -265,7 +266,7 @@ def push(
 class TooManyRecords(AppError):
     status = 413
     slug = "payload-too-large"
-    title = "Payload too large"
+    title = N_("Payload too large")
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"A push carries at most {limit:,} records; send them in parts.")

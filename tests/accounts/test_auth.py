@@ -140,9 +140,11 @@ def test_register_answers_the_user_and_a_token_pair(client, settings, clock):
         "email_verified",
         "display_name",
         "timezone",
+        "locale",
         "role",
         "created_at",
     }
+    assert user["locale"] == "en", "no Accept-Language: English"
     assert uuid.UUID(user["id"])
     assert user["email"] == "alex.doe@example.com"
     assert user["display_name"] == "New Person"

@@ -207,8 +207,22 @@ DATES: dict[str, Any] = {
     "date_trailing_newline": "2026-03-08\n",
 }
 
+# Near a language Tend speaks, but not one: PATCH /v1/me takes exactly en, de, fr or es.
+LOCALES: dict[str, Any] = {
+    "locale_region": "de-AT",
+    "locale_upper": "EN",
+    "locale_underscore": "fr_FR",
+    "locale_name": "english",
+    "locale_unspoken": "pt",
+    "locale_padded": " es",
+    "locale_trailing_dash": "en-",
+    "locale_wildcard": "*",
+    "locale_accept_language": "de;q=0.9",
+}
+
 SORT_EXTRAS: dict[str, dict[str, Any]] = {
     "date": DATES,
+    "locale": LOCALES,
     "timezone": TIMEZONES,
     "uuid": UUIDS,
     "datetime": DATETIMES,
@@ -763,6 +777,7 @@ ENDPOINTS: list[Endpoint] = [
         fields=(
             Field(("display_name",), "text", accepting(DISPLAY_NAMES_OK)),
             Field(("timezone",), "timezone"),
+            Field(("locale",), "locale"),
         ),
         readback=readback_me,
     ),
@@ -1462,6 +1477,8 @@ QUERIES = [
         },
     ),
     Query("get_bid", "/v1/bids/{bid_id}", "b", {}, ("bid_id",)),
+    # Its one parameter is the Accept-Language header (test_hostile_accept_language).
+    Query("bid_kinds", "/v1/bid-kinds", "a", {}),
     Query("balance_history", "/v1/couple/balance/history", "a", {"days": INT_QUERY}),
     Query("couple_stats", "/v1/couple/stats", "a", {"days": INT_QUERY}),
     Query(
@@ -1615,3 +1632,32 @@ def test_hostile_looking_password_round_trips_exactly(client: TestClient) -> Non
     for near in (password + " ", password[:-1], password.upper(), "49"):
         wrong = client.post("/v1/auth/login", json={"email": email, "password": near})
         assert wrong.status_code == 401, near
+
+
+HOSTILE_ACCEPT_LANGUAGE = [
+    "",
+    "*;q=0",
+    "de;q=2",
+    "de;q=-1",
+    "de;q=NaN",
+    "de;q=1e309",
+    ";;;,,,",
+    "x" * 8000,
+    ",".join(["de"] * 2000),
+    "de-" + "-".join(["abcdefgh"] * 500),
+    "\u00e9\u00e8;q=1",
+    "en\u0000de",
+]
+
+
+@pytest.mark.parametrize("header", HOSTILE_ACCEPT_LANGUAGE, ids=range(len(HOSTILE_ACCEPT_LANGUAGE)))
+def test_hostile_accept_language_falls_back_to_english(client: TestClient, header: str) -> None:
+    """Whatever a phone says its languages are, the catalogue answers, in English at worst,
+    and a registration still succeeds."""
+    try:
+        response = client.get("/v1/bid-kinds", headers={"Accept-Language": header})
+    except (UnicodeEncodeError, ValueError):
+        return  # not even sendable as an HTTP header
+    assert response.status_code in (200, 431), response.text
+    if response.status_code == 200:
+        assert response.headers["content-language"] in {"en", "de"}

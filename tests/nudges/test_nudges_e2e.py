@@ -5,6 +5,7 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import TEST_SECRET
 from tests.factories import EVERY_NUDGE, add_device, log_bid, pair_over_http
@@ -21,10 +22,10 @@ from tests.processes import (
 TOKEN = "ExponentPushToken[e2e-sam]"
 
 
-def _walk(base: str) -> None:
+def _walk(base: str, languages: tuple[str | None, str | None] = (None, None)) -> None:
     """Alex and Sam pair, Sam registers a phone, Alex logs a bid waiting for Sam's answer."""
     with httpx.Client(base_url=base, timeout=10) as client:
-        alex, sam = pair_over_http(client, ("Alex", "Sam"))
+        alex, sam = pair_over_http(client, ("Alex", "Sam"), languages)
         add_device(client, sam, TOKEN)
         # No quiet hours: the real clock may be in Sam's default quiet hours (22:00-07:00).
         client.put(
@@ -54,7 +55,16 @@ def _settings(expo: FakeExpo, scheduler: str) -> dict[str, str]:
     }
 
 
-def test_tend_serve_runs_the_scheduler_in_process(migrated_url):
+# Sam's push is in Sam's language, whatever Alex's phone speaks.
+@pytest.mark.parametrize(
+    ("languages", "lock_screen"),
+    [
+        ((None, None), "Alex logged a moment with you"),
+        (("de-DE,de;q=0.9", "fr-FR,fr;q=0.9,en;q=0.5"), "Alex a noté un moment avec toi"),
+    ],
+    ids=["en", "de-to-fr"],
+)
+def test_tend_serve_runs_the_scheduler_in_process(migrated_url, languages, lock_screen):
     with FakeExpo() as expo:
         env = tend_env(migrated_url, TEST_SECRET, **_settings(expo, "on"))
         port = free_port()
@@ -63,12 +73,12 @@ def test_tend_serve_runs_the_scheduler_in_process(migrated_url):
         )
         try:
             wait_ready(f"http://127.0.0.1:{port}", server)
-            _walk(f"http://127.0.0.1:{port}")
+            _walk(f"http://127.0.0.1:{port}", languages)
             push = _wait_for_push(expo)
         finally:
             output = stop(server)
     assert push["to"] == TOKEN
-    assert (push["title"], push["body"]) == ("Tend", "Alex logged a moment with you")
+    assert (push["title"], push["body"]) == ("Tend", lock_screen)
     assert "by the river" not in output  # the note never reaches the logs
 
 

@@ -112,8 +112,13 @@ def test_demo_shows_weeks_of_history_balances_streaks_and_a_coach(tend_settings,
         log = api.get("/v1/couple/coach-access-log", headers=headers).json()["items"]
         assert log, "the coach looked at the dashboard a few days ago"
 
-    lena = api.get("/v1/me/nudge-settings", headers=_login(api, "lena@demo.example.com"))
+    lena_headers = _login(api, "lena@demo.example.com")
+    lena = api.get("/v1/me/nudge-settings", headers=lena_headers)
     assert lena.json()["daily_time"] == "08:00"
+    # Lena reads Tend in German: her inbox speaks it, Jonas's English.
+    assert api.get("/v1/me", headers=lena_headers).json()["locale"] == "de"
+    lena_inbox = api.get("/v1/me/notifications", headers=lena_headers).json()["items"]
+    assert any("Moment mit dir festgehalten" in n["title"] for n in lena_inbox)
     jonas = api.get("/v1/me/nudge-settings", headers=_login(api, "jonas@demo.example.com"))
     assert jonas.json()["discreet"] is False
 

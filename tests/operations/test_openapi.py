@@ -514,6 +514,10 @@ def test_request_examples_are_accepted(client: TestClient) -> None:
         "proposeCouplePractice", coach["access_token"], path={"couple_id": couple["id"]}
     )
     api.send_examples("updateMe", alex)
+    # One example switched Alex to German; the checks below read English problem titles.
+    client.patch(
+        "/v1/me", json={"locale": "en"}, headers={"Authorization": f"Bearer {alex}"}
+    ).raise_for_status()
     # The change example's password is the one Alex registered with.
     api.send_examples("changeEmail", alex)
 

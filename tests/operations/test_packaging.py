@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app import migrations
+from app import i18n, migrations
 from app.db import make_engine
 from tests.conftest import TEST_SECRET, drop_database, fresh_database_url
 from tests.processes import free_port, stop, tend_env, wait_ready
@@ -52,6 +52,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "app/migrations/env.py" in names and "app/migrations/script.py.mako" in names
     shipped = {Path(n).name for n in names if n.startswith("app/migrations/versions/")}
     assert shipped == {p.name for p in (migrations.SCRIPTS / "versions").glob("*.py")}
+    # Every language's compiled catalogue travels too: without it, Tend speaks only English.
+    catalogues = {n for n in names if n.startswith("app/i18n/locale/") and n.endswith(".mo")}
+    assert catalogues == {
+        f"app/i18n/locale/{lang}/LC_MESSAGES/tend.mo"
+        for lang in i18n.SUPPORTED_LOCALES
+        if lang != i18n.DEFAULT_LOCALE
+    }
 
     venv = work / "venv"
     _run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", venv])

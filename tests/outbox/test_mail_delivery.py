@@ -6,8 +6,10 @@ import random
 import threading
 import uuid
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import select
 
 from app.db import make_session_factory, transaction
@@ -315,3 +317,44 @@ def test_mail_settings_refuse_what_cannot_work_and_production_warns():
     assert ready.mail_warnings == []
     assert ready.app_base_url == "https://app.tend.example"
     assert "hunter2-pw" not in repr(ready)
+
+
+@pytest.mark.parametrize(
+    ("header", "subject", "greeting", "deadline"),
+    [
+        ("de-DE,de;q=0.9", "Bestätige deine E-Mail-Adresse für Tend", "Hallo Alex,", "7 Tagen"),
+        ("es-ES", "Confirma tu dirección de correo para Tend", "Hola, Alex:", "7 días"),
+    ],
+)
+def test_a_mail_arrives_in_the_recipients_language(
+    client, clock, factory, settings, smtp, header, subject, greeting, deadline
+):
+    register(client, email="alex@example.com", display_name="Alex", accept_language=header)
+
+    assert send(factory, settings, clock).delivered == 1
+
+    [mail] = smtp.received
+    assert mail.message["Subject"] == subject
+    assert greeting in mail.text and deadline in mail.text
+    assert f'<html lang="{header[:2]}">' in mail.html
+    assert f"{APP_URL}/verify-email?token=" in mail.text
+
+
+def test_a_new_language_reaches_the_next_mail(client, clock, factory, settings, smtp):
+    alex = register(client, email="alex@example.com", display_name="Alex")
+    assert send(factory, settings, clock).delivered == 1  # the verification, in English
+    client.patch("/v1/me", json={"locale": "fr"}, headers=alex.headers).raise_for_status()
+    client.post(
+        "/v1/me/password",
+        json={"current_password": alex.password, "new_password": "a fresh long passphrase"},
+        headers=alex.headers,
+    ).raise_for_status()
+
+    assert send(factory, settings, clock).delivered == 1
+
+    english, french = smtp.received
+    assert english.message["Subject"] == "Confirm your email address for Tend"
+    assert french.message["Subject"] == "Ton mot de passe Tend a été modifié"
+    # The day of the change, written the French way, in Alex's time zone.
+    day = clock.now().astimezone(ZoneInfo("Europe/Berlin")).date()
+    assert f"modifié le {format_date(day, 'long', locale='fr')}" in french.text

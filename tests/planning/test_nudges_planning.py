@@ -27,6 +27,7 @@ from app.bids import service as bids
 from app.bids.kinds import BY_KIND, KIND_NAMES
 from app.bids.schemas import BidCreate
 from app.db import make_session_factory, transaction
+from app.i18n import words
 from app.nudges import planner, texts
 from app.nudges.models import NudgeSettings
 from app.outbox.models import Notification
@@ -682,6 +683,33 @@ def test_weekly_summary_on_sunday_at_the_daily_slot(db, client, clock):
     # The daily suggestion still comes on Sunday, and on every other day.
     assert sorted(daily_rows(db, alex)) == days_from(date(2026, 3, 10), 8)
     assert sorted(daily_rows(db, sam)) == days_from(date(2026, 3, 10), 8)
+
+
+def test_each_partner_reads_their_nudges_in_their_own_language(db, client, clock):
+    """Alex's phone speaks German, Sam's French: one couple, two languages, each nudge in
+    its reader's, with the numbers written their way."""
+    clock.set(START)
+    alex = register(client, timezone=BERLIN, accept_language="de-DE,de;q=0.9")
+    sam = register(client, timezone=BERLIN, accept_language="fr-FR")
+    pair(client, alex, sam)
+    log_bids(db, alex, datetime(2026, 3, 12, 12, tzinfo=UTC), ["hug", "kiss"])
+    log_bids(db, alex, datetime(2026, 3, 12, 13, tzinfo=UTC), ["smile"], Response.away)
+    for day in range(6):  # Tuesday 10 March to Sunday 15 March
+        plan(db, SLOT + timedelta(days=day, minutes=30))
+
+    weekly = {n.user_id: n for n in notifications(db, kind="weekly_summary")}
+    german, french = weekly[uid(alex)], weekly[uid(sam)]
+    assert german.title == f"Deine Woche mit {sam.display_name}"
+    assert german.body.startswith("3 Momente diese Woche, 67\u00a0% davon mit Zuwendung")
+    assert german.push_body == "Eure Woche in Zahlen ist da"  # discreet: no figures
+    assert french.title == f"Ta semaine avec {alex.display_name}"
+    assert french.body.startswith("3 moments cette semaine, dont 67\u00a0% accueillis")
+    assert french.push_body == "Votre semaine en chiffres est prête"
+    daily = {n.user_id: n for n in notifications(db, kind="daily_suggestion")}
+    assert daily[uid(alex)].title == "Eine kleine Idee für heute"
+    assert daily[uid(sam)].title == "Une petite idée pour aujourd'hui"
+    gesture = BY_KEY[daily[uid(sam)].gesture]
+    assert daily[uid(sam)].body == words("fr").gettext(gesture.text) != gesture.text
 
 
 def test_weekly_summary_follows_the_local_sunday(db, client, clock):
