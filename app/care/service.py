@@ -23,6 +23,7 @@ from app.care.models import CareProfile
 from app.care.schemas import CareDaysIn, CareSettingsIn, CycleSettings, SteadySettings
 from app.db import among
 from app.errors import AppError, Conflict, Invalid
+from app.i18n import N_
 from app.keystore import KeyStore
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ SETTINGS, DAYS = "care.settings", "care.days"
 class CareUnreadable(AppError):
     status = 409
     slug = "care-unreadable"
-    title = "Care data cannot be opened"
+    title = N_("Care data cannot be opened")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from app.coaching.schemas import (
 from app.couples.dependencies import CurrentCouple, HistoryCouple
 from app.deps import ClockDep, SessionDep, writes_on_read
 from app.errors import problem_responses
+from app.i18n import words
 from app.pagination import (
     Page,
     PageParamsDep,
@@ -156,7 +157,7 @@ def propose_practice(
     clock: ClockDep,
 ) -> Adherence:
     plan = service.propose_practice(session, coach, couple_id, body, clock.now())
-    return _adherence(plan, [], coach.id)
+    return _adherence(plan, [], coach.id, coach.locale)
 
 
 @coach_router.get(
@@ -174,10 +175,12 @@ def get_practices(
     weeks: Annotated[int, Query(ge=1, le=52)] = 12,
 ) -> list[Adherence]:
     rows = service.practice_adherence(session, coach, couple_id, weeks, clock.now())
-    return [_adherence(plan, found, coach.id) for plan, found in rows]
+    return [_adherence(plan, found, coach.id, coach.locale) for plan, found in rows]
 
 
-def _adherence(plan: CouplePractice, weeks: list[WeekDone], coach_id: uuid.UUID) -> Adherence:
+def _adherence(
+    plan: CouplePractice, weeks: list[WeekDone], coach_id: uuid.UUID, locale: str
+) -> Adherence:
     if plan.coach_id is not None:
         proposed_by = "you" if plan.coach_id == coach_id else "another_coach"
     elif plan.proposed_by_id is not None:
@@ -187,7 +190,7 @@ def _adherence(plan: CouplePractice, weeks: list[WeekDone], coach_id: uuid.UUID)
     return Adherence(
         id=plan.id,
         practice=plan.practice,
-        title=BY_PRACTICE[plan.practice].title,
+        title=words(locale).gettext(BY_PRACTICE[plan.practice].title),
         status=plan.status,
         proposed_by=proposed_by,
         starts_on=plan.starts_on,

@@ -2,13 +2,14 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from app.accounts.dependencies import CurrentPartner
 from app.couples import calendar
 from app.couples.dependencies import CurrentCouple, HistoryCouple
 from app.deps import ClockDep, SessionDep
 from app.errors import problem_responses
+from app.i18n import Words, negotiate, words
 from app.practices import service
 from app.practices.catalogue import BY_PRACTICE, CATALOGUE
 from app.practices.models import CouplePractice
@@ -28,7 +29,9 @@ router = APIRouter(tags=["practices"])
 Weeks = Annotated[int, Query(ge=1, le=52, description="Local weeks, this one last")]
 
 
-def plan_public(plan: CouplePractice, me: uuid.UUID, today: date) -> PlanPublic:
+def plan_public(plan: CouplePractice, me: uuid.UUID, today: date, locale: str) -> PlanPublic:
+    """A plan as its partner reads it, titles in their language."""
+    t = words(locale)
     practice = BY_PRACTICE[plan.practice]
     proposed_by: Party | None
     if plan.coach_id is not None:
@@ -46,7 +49,7 @@ def plan_public(plan: CouplePractice, me: uuid.UUID, today: date) -> PlanPublic:
     return PlanPublic(
         id=plan.id,
         practice=plan.practice,
-        title=practice.title,
+        title=t.gettext(practice.title),
         cadence=practice.cadence,
         target=plan.target,
         days_of_week=[int(d) for d in plan.days_of_week],
@@ -58,28 +61,41 @@ def plan_public(plan: CouplePractice, me: uuid.UUID, today: date) -> PlanPublic:
         created_at=plan.created_at,
         decided_at=plan.decided_at,
         ended_at=plan.ended_at,
-        stage=service.stage_title(plan, today),
+        stage=_translated(t, service.stage_title(plan, today)),
     )
+
+
+def _translated(t: Words, message: str | None) -> str | None:
+    return None if message is None else t.gettext(message)
 
 
 @router.get(
     "/v1/practices",
     operation_id="listPractices",
     summary="The catalogue of practices a couple may keep",
+    description="Titles and descriptions come in the best match of `Accept-Language` that "
+    "Tend speaks (English when none is); `Content-Language` says which.",
     responses=problem_responses(),
 )
-def list_practices() -> list[PracticePublic]:
+def list_practices(
+    response: Response,
+    accept_language: Annotated[str | None, Header(examples=["de-DE,de;q=0.9,en;q=0.5"])] = None,
+) -> list[PracticePublic]:
+    t = words(negotiate(accept_language))
+    response.headers["Content-Language"] = t.locale
+    response.headers["Vary"] = "Accept-Language"
     return [
         PracticePublic(
             practice=p.practice,
-            title=p.title,
-            description=p.description,
+            title=t.gettext(p.title),
+            description=t.gettext(p.description),
             kinds=list(p.kinds),
             min_duration_seconds=p.min_duration_seconds,
             cadence=p.cadence,
             default_target=p.default_target,
             max_target=p.max_target,
-            stages=[StagePublic(title=s.title, kinds=list(s.kinds)) for s in p.stages] or None,
+            stages=[StagePublic(title=t.gettext(s.title), kinds=list(s.kinds)) for s in p.stages]
+            or None,
         )
         for p in CATALOGUE
     ]
@@ -95,7 +111,9 @@ def list_plans(
     partner: CurrentPartner, couple: HistoryCouple, session: SessionDep, clock: ClockDep
 ) -> list[PlanPublic]:
     today = calendar.day_of(couple, clock.now())
-    return [plan_public(p, partner.id, today) for p in service.plans_of(session, couple)]
+    return [
+        plan_public(p, partner.id, today, partner.locale) for p in service.plans_of(session, couple)
+    ]
 
 
 @router.post(
@@ -114,7 +132,7 @@ def propose(
 ) -> PlanPublic:
     now = clock.now()
     plan = service.propose(session, couple, body, now, partner=partner)
-    return plan_public(plan, partner.id, calendar.day_of(couple, now))
+    return plan_public(plan, partner.id, calendar.day_of(couple, now), partner.locale)
 
 
 def _answer(
@@ -128,7 +146,7 @@ def _answer(
     now = clock.now()
     decide = service.accept if action == "accept" else service.decline
     plan = decide(session, couple, partner, practice_id, now)
-    return plan_public(plan, partner.id, calendar.day_of(couple, now))
+    return plan_public(plan, partner.id, calendar.day_of(couple, now), partner.locale)
 
 
 @router.post(
@@ -207,5 +225,7 @@ def get_progress(
         ],
         streak=result.streak,
         streak_unit=result.streak_unit,
-        stage=service.stage_title(plan, calendar.day_of(couple, now)),
+        stage=_translated(
+            words(partner.locale), service.stage_title(plan, calendar.day_of(couple, now))
+        ),
     )
