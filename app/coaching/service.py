@@ -142,16 +142,20 @@ def revoke(
     )
     if revoked.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound("You have not given this coach access.")
+    practices.withdraw_coach_proposals(session, now, coach_id=coach_id, couple_id=couple.id)
 
 
 def revoke_all_for_couple(
     session: Session, couple_id: uuid.UUID, reason: str, now: datetime, by: uuid.UUID | None = None
 ) -> None:
-    session.execute(
+    coaches = session.scalars(
         update(CoachConsent)
         .where(CoachConsent.couple_id == couple_id, CoachConsent.revoked_at.is_(None))
         .values(revoked_at=now, revoked_by_id=by, revoke_reason=reason)
-    )
+        .returning(CoachConsent.coach_id)
+    ).all()
+    for coach_id in {c for c in coaches if c is not None}:
+        practices.withdraw_coach_proposals(session, now, coach_id=coach_id, couple_id=couple_id)
 
 
 def revoke_all_for_coach(session: Session, coach_id: uuid.UUID, reason: str, now: datetime) -> None:
@@ -160,6 +164,7 @@ def revoke_all_for_coach(session: Session, coach_id: uuid.UUID, reason: str, now
         .where(CoachConsent.coach_id == coach_id, CoachConsent.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
     )
+    practices.withdraw_coach_proposals(session, now, coach_id=coach_id)
 
 
 def _state(session: Session, couple: Couple, me: uuid.UUID, coach_id: uuid.UUID) -> CoachState:

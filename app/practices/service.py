@@ -186,6 +186,24 @@ def end_all_for_couple(
     )
 
 
+def withdraw_coach_proposals(
+    session: Session,
+    now: datetime,
+    *,
+    coach_id: uuid.UUID,
+    couple_id: uuid.UUID | None = None,
+) -> None:
+    """A coach's proposals still pending when their access ends (a consent revoked, the
+    couple or an account erased) are withdrawn: nobody could see them through any more.
+    Plans the couple accepted stay theirs."""
+    query = update(CouplePractice).where(
+        CouplePractice.coach_id == coach_id, CouplePractice.status == "pending"
+    )
+    if couple_id is not None:
+        query = query.where(CouplePractice.couple_id == couple_id)
+    session.execute(query.values(status="ended", ended_at=now, ended_by_id=None))
+
+
 def stage_title(plan: CouplePractice, today: date) -> str | None:
     plan_spec = spec(plan)
     stage = math.stage_on(plan_spec, today) if math.in_plan(plan_spec, today) else None

@@ -323,3 +323,16 @@ def test_production_needs_a_data_key_and_development_says_it_made_one():
     development = Settings(secret_key="x" * 40)
     assert development.generated_data_key is True
     assert len(crypto.parse_key(development.data_key)) == 32
+
+
+def test_the_care_nudge_speaks_the_partners_language(client, db, clock):
+    """Sam reads German: the gentle day comes in German, the lock screen stays discreet."""
+    alex, sam = pair(client)
+    ok(client.patch("/v1/me", json={"locale": "de"}, headers=sam.headers))
+    ok(client.put("/v1/me/nudge-settings", json=EVERY_NUDGE, headers=sam.headers))
+    ok(client.put(CARE, json=CYCLE, headers=alex.headers))
+    _plan(db, client, clock.now().replace(hour=18, minute=1))
+    [care] = _notifications(db, sam, "care")
+    assert care.title == "Ein sanfter Tag für Alex"
+    assert care.push_title == "Tend" and "Alex" not in care.push_body
+    assert care.push_body != "A gentle reminder from Tend"  # translated, still discreet

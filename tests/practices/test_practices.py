@@ -326,3 +326,26 @@ def test_a_coach_without_both_consents_can_neither_propose_nor_read(
     assert plan_count(db) == 0
     log = ok(client.get("/v1/couple/coach-access-log", headers=sam.headers))["items"]
     assert log == []
+
+
+def test_a_coachs_pending_proposals_are_withdrawn_when_a_consent_ends(
+    client: TestClient, db: Database
+) -> None:
+    """Proposals the couple accepted stay theirs; those still waiting go, since the coach
+    could no longer follow them."""
+    coach = new_coach(client)
+    alex, sam, couple_id = consenting_couple(client, coach)
+    url = f"/v1/coach/couples/{couple_id}/practices"
+    kept = ok(client.post(url, json={"practice": "weekly-date"}, headers=coach.headers), 201)
+    for partner in (alex, sam):
+        ok(answer(client, partner, kept["id"], "accept"))
+    waiting = ok(client.post(url, json={"practice": "appreciation"}, headers=coach.headers), 201)
+
+    coach_id = ok(client.get("/v1/me", headers=coach.headers))["id"]
+    response = client.delete(f"/v1/couple/coaches/{coach_id}", headers=sam.headers)
+    assert response.status_code == 204, response.text
+
+    plans = {p["id"]: p for p in ok(client.get(PLANS, headers=alex.headers))}
+    assert plans[kept["id"]]["status"] == "active"
+    assert plans[waiting["id"]]["status"] == "ended"
+    assert_problem(answer(client, alex, waiting["id"], "accept"), 409)

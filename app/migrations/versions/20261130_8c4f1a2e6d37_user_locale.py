@@ -1,7 +1,7 @@
 """Languages: each user's locale (BCP 47), English for the accounts made before it.
 
 Revision ID: 8c4f1a2e6d37
-Revises: 5d1e0c7a9b21
+Revises: 7c4a1e9d2b35
 Create Date: 2026-11-30 14:20:11.402731+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "8c4f1a2e6d37"
-down_revision: str | None = "5d1e0c7a9b21"
+down_revision: str | None = "7c4a1e9d2b35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
