@@ -43,9 +43,10 @@ demo: $(STAMP)
 
 # Two test processes (pytest-xdist), a test file each at a time: most tests wait on a
 # database, a server or a push, so two cores do nearly twice the work. TEST_WORKERS=0: one.
+# The slowest files go first (tests/conftest.py, SLOW_FILES_FIRST).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench

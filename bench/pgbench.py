@@ -68,7 +68,7 @@ THREADS = 2  # pgbench -j: one per core of the 2-core machine
 KIND, WEIGHT = "hug", 2.0  # the bid bench/writes.py logs: a 25-second hug, weight 2 x 1.5
 DEPOSIT = WEIGHT * 1.5
 NAME = "Partner"
-WORDS = texts.partner_bid(NAME, BY_KIND[KIND].label, discreet=True)
+WORDS = texts.partner_bid(NAME, BY_KIND[KIND].label, discreet=True, locale="en")
 
 _USERS = [
     "users.id",

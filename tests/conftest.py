@@ -38,6 +38,34 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+# Test files that take minutes, longest first. `make test` hands whole files to two workers
+# in collection order (--dist loadfile --no-loadscope-reorder); starting with the longest
+# keeps one worker from running a long file alone at the end while the other waits
+# (xdist's own order, by number of tests, left the few-but-slow process tests for last).
+SLOW_FILES_FIRST = (
+    "tests/gates/test_authorization.py",
+    "tests/gates/test_schemathesis.py",
+    "tests/gates/test_hostile_input.py",
+    "tests/operations/test_typescript_client.py",
+    "tests/operations/test_bench_smoke.py",
+    "tests/operations/test_pgbouncer.py",
+    "tests/gates/test_scale_out.py",
+    "tests/gates/test_bursts.py",
+    "tests/gates/test_faults.py",
+    "tests/planning/test_nudges_planning.py",
+    "tests/gates/test_privacy.py",
+    "tests/operations/test_demo.py",
+    "tests/operations/test_packaging.py",
+    "tests/coaching/test_dashboard.py",
+    "tests/operations/test_docs_offline.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Skipped tests, one line per reason with a count (pytest's own -rs lists every test
     location: without PostgreSQL that is a hundred lines saying the same thing)."""

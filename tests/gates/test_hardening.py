@@ -289,7 +289,16 @@ PAGINATED = (
 )
 # Lists answered whole. The catalogue is fixed; the others are bounded only by use — see
 # test_every_list_is_paginated_or_known_to_be_small.
-WHOLE_LISTS = {"/v1/bid-kinds", "/v1/me/devices", "/v1/couple/coaches"}
+# Small by nature: catalogues, ten devices at most, a couple's coaches, and practice plans
+# (five open at most; ended ones are a couple's short history, a coach's view per couple).
+WHOLE_LISTS = {
+    "/v1/bid-kinds",
+    "/v1/me/devices",
+    "/v1/couple/coaches",
+    "/v1/practices",
+    "/v1/couple/practices",
+    "/v1/coach/couples/{couple_id}/practices",
+}
 
 
 @pytest.mark.parametrize("path", PAGINATED)

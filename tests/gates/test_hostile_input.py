@@ -1479,6 +1479,7 @@ QUERIES = [
     Query("get_bid", "/v1/bids/{bid_id}", "b", {}, ("bid_id",)),
     # Its one parameter is the Accept-Language header (test_hostile_accept_language).
     Query("bid_kinds", "/v1/bid-kinds", "a", {}),
+    Query("practices", "/v1/practices", "a", {}),
     Query("balance_history", "/v1/couple/balance/history", "a", {"days": INT_QUERY}),
     Query("couple_stats", "/v1/couple/stats", "a", {"days": INT_QUERY}),
     Query(
@@ -1655,9 +1656,13 @@ def test_hostile_accept_language_falls_back_to_english(client: TestClient, heade
     """Whatever a phone says its languages are, the catalogue answers, in English at worst,
     and a registration still succeeds."""
     try:
-        response = client.get("/v1/bid-kinds", headers={"Accept-Language": header})
+        responses = [
+            client.get(path, headers={"Accept-Language": header})
+            for path in ("/v1/bid-kinds", "/v1/practices")
+        ]
     except (UnicodeEncodeError, ValueError):
         return  # not even sendable as an HTTP header
-    assert response.status_code in (200, 431), response.text
-    if response.status_code == 200:
-        assert response.headers["content-language"] in {"en", "de"}
+    for response in responses:
+        assert response.status_code in (200, 431), response.text
+        if response.status_code == 200:
+            assert response.headers["content-language"] in {"en", "de"}
