@@ -63,6 +63,16 @@ class Care:
         return windows.Plan(self.mode, cycle, weekdays, self.marked)
 
 
+def _settings(source: "Care | CareSettingsIn") -> dict[str, Any]:
+    """The settings document that is sealed (and exported), from what a person sent or has."""
+    return {
+        "mode": source.mode,
+        "share_with_partner": source.share_with_partner,
+        "cycle": source.cycle.model_dump(mode="json") if source.cycle else None,
+        "steady": source.steady.model_dump(mode="json") if source.steady else None,
+    }
+
+
 def local_today(timezone: str, now: datetime) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
@@ -156,12 +166,7 @@ def put_settings(
     if profile is not None:
         existing = care_of(session, keys, user.id)
         marked = set(existing.marked) if existing else set()
-    settings = {
-        "mode": data.mode,
-        "share_with_partner": data.share_with_partner,
-        "cycle": data.cycle.model_dump(mode="json") if data.cycle else None,
-        "steady": data.steady.model_dump(mode="json") if data.steady else None,
-    }
+    settings = _settings(data)
     _store(session, keys, user, profile, settings, _current(marked, today), now)
     return care_of(session, keys, user.id)
 
@@ -201,12 +206,7 @@ def mark_days(
     today = local_today(user.timezone, now)
     span = set(_span(data, today))
     marked = (set(care.marked) | span) if add else (set(care.marked) - span)
-    settings = {
-        "mode": care.mode,
-        "share_with_partner": care.share_with_partner,
-        "cycle": care.cycle.model_dump(mode="json") if care.cycle else None,
-        "steady": care.steady.model_dump(mode="json") if care.steady else None,
-    }
+    settings = _settings(care)
     profile = session.get(CareProfile, user.id)
     _store(session, keys, user, profile, settings, _current(marked, today), now)
     opened = care_of(session, keys, user.id)
@@ -272,10 +272,7 @@ def export_of(session: Session, keys: KeyStore, user_id: uuid.UUID) -> dict[str,
     if care is None:
         return None
     return {
-        "mode": care.mode,
-        "share_with_partner": care.share_with_partner,
-        "cycle": care.cycle.model_dump(mode="json") if care.cycle else None,
-        "steady": care.steady.model_dump(mode="json") if care.steady else None,
+        **_settings(care),
         "marked_days": sorted(d.isoformat() for d in care.marked),
         "consented_at": care.consented_at.isoformat(),
         "consent_version": care.consent_version,
